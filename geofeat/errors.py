@@ -1,0 +1,47 @@
+"""Exceptions and warnings raised by geofeat.
+
+Every message gives the fault, the object involved and the remedy, in that order.
+"""
+
+from __future__ import annotations
+
+
+class GeofeatError(Exception):
+    """Base class of every error geofeat raises on purpose."""
+
+
+class ConfigError(GeofeatError, ValueError):
+    """The job spec is invalid: a field is missing, mistyped or contradictory."""
+
+
+class PointsError(GeofeatError, ValueError):
+    """The points table cannot be used: bad rows, missing columns, unreadable file.
+
+    Attributes
+    ----------
+    path
+        The points file involved.
+    rows
+        Zero-based row numbers (as in the file, header excluded) at fault.
+    """
+
+    def __init__(self, message: str, path: str | None = None, rows=()) -> None:
+        super().__init__(message)
+        self.path = path
+        self.rows = list(rows)
+
+
+class SearchError(GeofeatError):
+    """A catalogue search failed, or a catalogue/collection does not exist."""
+
+
+class ReadError(GeofeatError):
+    """Pixels could not be read from an asset."""
+
+
+class KernelError(GeofeatError):
+    """A numerical kernel was given input it cannot work with."""
+
+
+class GeofeatWarning(UserWarning):
+    """Base class of the warnings for degraded but still running jobs."""

@@ -1,0 +1,25 @@
+"""What every feature kind hands to the job: a lazy table and what it found."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from dask.delayed import Delayed
+
+
+@dataclass
+class FeaturePlan:
+    """A feature ready to compute.
+
+    ``result`` computes to ``(table, stats)``: ``table`` has one row per point
+    (indexed like the points, from zero) and the feature's columns; ``stats`` is a
+    :class:`~geofeat.read.ReadStats`.
+    """
+
+    name: str
+    result: Delayed
+    searches: int = 0
+    items: int = 0
+    reasons: Counter = field(default_factory=Counter)
+    """Why points get no value, with counts, as known when planning."""

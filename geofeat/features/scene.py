@@ -1,0 +1,149 @@
+"""Scene features: a value per point reduced over the scenes in its window.
+
+The plan is built on the client (searches are metadata); the reads run as one
+Dask task per scene, each reading only the pixels under the points that scene
+serves; one last task reduces the observations per point.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+
+import dask
+import numpy as np
+import pandas as pd
+import pystac
+
+from geofeat.catalog.base import Catalog, Search
+from geofeat.errors import ReadError
+from geofeat.features.base import FeaturePlan
+from geofeat.plan import match, points_in_footprint, search_groups
+from geofeat.points import Points
+from geofeat.read import ReadStats, sample
+from geofeat.reduce import empty_observations, reduce_observations
+from geofeat.scene import Scene
+from geofeat.sources import Product, product_for
+from geofeat.spec import SceneFeature
+
+logger = logging.getLogger(__name__)
+
+
+def observe(
+    product: Product,
+    feature: SceneFeature,
+    scene: Scene,
+    rank: int,
+    rows: np.ndarray,
+    lon: np.ndarray,
+    lat: np.ndarray,
+) -> tuple[pd.DataFrame, ReadStats]:
+    """Read one scene at the given points and evaluate the feature there."""
+    stats = ReadStats()
+    dns = {}
+    for key in product.assets(feature):
+        if key not in scene.assets:
+            raise ReadError(
+                f"scene {scene.id!r} has no asset {key!r} needed by feature "
+                f"{feature.name!r}; it has {sorted(scene.assets)}"
+            )
+        dns[key] = sample(scene.assets[key], lon, lat, stats)
+    value, valid = product.evaluate(feature, scene, dns)
+    obs = pd.DataFrame(
+        {
+            "row": rows,
+            "time": scene.start,
+            "pass_key": scene.pass_key,
+            "rank": rank,
+            "scene": scene.id,
+            "tile": scene.tile,
+            "value": value,
+            "valid": valid,
+        }
+    )
+    logger.debug("scene %s: %d point(s), %d valid", scene.id, len(rows), int(valid.sum()))
+    return obs, stats
+
+
+def summarise(
+    feature: SceneFeature, n_points: int, results: list[tuple[pd.DataFrame, ReadStats]]
+) -> tuple[pd.DataFrame, ReadStats]:
+    """Reduce all observations of a feature to one row per point."""
+    stats = ReadStats()
+    frames = []
+    for obs, read_stats in results:
+        frames.append(obs)
+        stats.merge(read_stats)
+    obs = pd.concat(frames, ignore_index=True) if frames else empty_observations()
+    table = reduce_observations(obs, n_points, feature.reducer, feature.name)
+    return table, stats
+
+
+def _search(
+    catalog: Catalog, feature: SceneFeature, points: Points, start, end
+) -> tuple[list[pystac.Item], int]:
+    items: dict[str, pystac.Item] = {}
+    groups = search_groups(points.lon, points.lat, start, end)
+    for group in groups:
+        found = catalog.search(
+            Search(
+                collection=feature.collection,
+                bbox=group.bbox,
+                start=group.start.to_pydatetime(),
+                # The window end is excluded; a STAC interval includes its end.
+                end=(group.end - pd.Timedelta(microseconds=1)).to_pydatetime(),
+                max_cloud_cover=feature.max_cloud_cover,
+            )
+        )
+        for item in found:
+            items.setdefault(item.id, item)
+    return list(items.values()), len(groups)
+
+
+def plan_scene_feature(
+    feature: SceneFeature, points: Points, catalog: Catalog
+) -> FeaturePlan:
+    """Search, match scenes to points, and build the read and reduce tasks."""
+    product = product_for(feature.collection)
+    start, end = feature.window.bounds(points.day)
+    items, n_searches = _search(catalog, feature, points, start, end)
+
+    scenes = sorted((product.scene(item) for item in items), key=lambda s: s.rank)
+    footprints = {item.id: item for item in items}
+    tasks = []
+    served = np.zeros(len(points), bool)
+    for rank, scene in enumerate(scenes):
+        in_time = match(scene.start, scene.end, start, end)
+        if not in_time.any():
+            continue
+        inside = in_time & points_in_footprint(footprints[scene.id], points.lon, points.lat)
+        rows = np.flatnonzero(inside)
+        if rows.size == 0:
+            continue
+        served[rows] = True
+        tasks.append(
+            dask.delayed(observe, pure=True)(
+                product, feature, scene, rank, rows, points.lon[rows], points.lat[rows]
+            )
+        )
+    reasons = Counter()
+    if (~served).any():
+        reasons["no scene covers the point within its window"] = int((~served).sum())
+    logger.info(
+        "feature %s: %d search(es), %d item(s), %d scene read task(s); %d of %d "
+        "point(s) have no scene in their window",
+        feature.name,
+        n_searches,
+        len(items),
+        len(tasks),
+        int((~served).sum()),
+        len(points),
+    )
+    result = dask.delayed(summarise, pure=True)(feature, len(points), tasks)
+    return FeaturePlan(
+        name=feature.name,
+        result=result,
+        searches=n_searches,
+        items=len(items),
+        reasons=reasons,
+    )

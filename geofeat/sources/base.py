@@ -1,0 +1,60 @@
+"""The product interface and the lookup from collection id to product."""
+
+from __future__ import annotations
+
+import fnmatch
+from typing import Protocol
+
+import numpy as np
+import pystac
+
+from geofeat.errors import ConfigError
+from geofeat.scene import Scene
+from geofeat.spec import SceneFeature
+
+
+class Product(Protocol):
+    """The rules of one product (Sentinel-2 L2A, MODIS LST, ...)."""
+
+    name: str
+    collections: tuple[str, ...]
+    """Collection ids (glob patterns) this product reads."""
+
+    def scene(self, item: pystac.Item) -> Scene:
+        """The item as a scene, with the radiometry to apply to each asset."""
+        ...
+
+    def assets(self, feature: SceneFeature) -> tuple[str, ...]:
+        """Keys of the scene assets to read for this feature, masks included."""
+        ...
+
+    def evaluate(
+        self, feature: SceneFeature, scene: Scene, dns: dict[str, np.ndarray]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Feature values (float64) and validity (bool) from the DNs read."""
+        ...
+
+
+def _registry() -> list[Product]:
+    from geofeat.sources.sentinel2 import SENTINEL2_L2A
+
+    return [SENTINEL2_L2A]
+
+
+def product_for(collection: str) -> Product:
+    """The product that reads ``collection``.
+
+    Raises
+    ------
+    ConfigError
+        No product knows the collection.
+    """
+    products = _registry()
+    for product in products:
+        if any(fnmatch.fnmatch(collection, p) for p in product.collections):
+            return product
+    known = sorted(p for product in products for p in product.collections)
+    raise ConfigError(
+        f"collection {collection!r} is not a product geofeat knows how to read; "
+        f"known collections: {known}"
+    )

@@ -1,0 +1,287 @@
+"""The job spec: what a user writes in YAML, as typed and validated models.
+
+Durations are parsed once here, relative paths are resolved against the folder of
+the spec file, and every error names the field at fault and how to fix it.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import pandas as pd
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from geofeat.errors import ConfigError
+
+_DURATION = re.compile(r"^\s*(\d+)\s*(d|w|day|days|week|weeks)\s*$", re.IGNORECASE)
+
+
+def parse_days(value: Any) -> pd.Timedelta:
+    """Parse a duration in whole days: ``"10d"``, ``"2w"``, ``"30 days"`` or ``10``."""
+    if isinstance(value, pd.Timedelta):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return pd.Timedelta(days=value)
+    match = _DURATION.match(str(value))
+    if not match:
+        raise ValueError(
+            f"{value!r} is not a duration in days; write it like '10d', '2w' or '30 days'"
+        )
+    count, unit = int(match.group(1)), match.group(2).lower()
+    return pd.Timedelta(days=count * (7 if unit.startswith("w") else 1))
+
+
+Days = Annotated[pd.Timedelta, BeforeValidator(parse_days)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+
+class Window(_Model):
+    """A time window relative to each point's own date (a UTC day).
+
+    The window is ``[date - before, date + after)``, start included and end
+    excluded, where ``date`` is 00:00 UTC of the point's day. With ``after`` zero
+    the point's own day is outside the window unless ``include_date`` is true,
+    which extends the end to the end of that day.
+    """
+
+    before: Days = pd.Timedelta(0)
+    """How far back from the point's date the window starts, in days."""
+    after: Days = pd.Timedelta(0)
+    """How far past the point's date the window ends, in days."""
+    include_date: bool = False
+    """Whether the point's own day belongs to the window."""
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> Window:
+        if self.before + self.after == pd.Timedelta(0) and not self.include_date:
+            raise ValueError(
+                "the window is empty; give 'before' and/or 'after' (e.g. before: 10d) "
+                "or set include_date: true"
+            )
+        return self
+
+    def bounds(self, days: pd.DatetimeIndex | pd.Series) -> tuple[Any, Any]:
+        """Start (included) and end (excluded) of the window for each day."""
+        days = pd.DatetimeIndex(days)
+        start = days - self.before
+        end = days + self.after
+        if self.include_date:
+            end = end.where(end > days, days + pd.Timedelta(days=1))
+        return start, end
+
+
+class PointsSpec(_Model):
+    """Where the points table is and which columns hold what."""
+
+    path: str
+    """CSV or Parquet file, relative to the spec file or absolute."""
+    id: str = "id"
+    """Column with a unique identifier per row."""
+    lon: str = "lon"
+    """Column with longitude in degrees (WGS84)."""
+    lat: str = "lat"
+    """Column with latitude in degrees (WGS84)."""
+    date: str = "date"
+    """Column with the date of each row; parsed to a UTC day."""
+
+
+class CatalogSpec(_Model):
+    """A STAC catalogue: a local static catalogue, a STAC API URL, or a preset."""
+
+    url: str | None = None
+    """Path to a static ``catalog.json``, or the root URL of a STAC API."""
+    preset: str | None = None
+    """Name of a known public catalogue (see :mod:`geofeat.catalog.presets`)."""
+    max_items: int | None = Field(default=None, gt=0)
+    """Stop a search after this many items (all by default)."""
+
+    @model_validator(mode="after")
+    def _one_of(self) -> CatalogSpec:
+        if (self.url is None) == (self.preset is None):
+            raise ValueError("give exactly one of 'url' or 'preset'")
+        return self
+
+
+Reducer = Literal["median", "mean", "min", "max", "first", "last", "count"]
+Sampling = Literal["nearest", "bilinear", "buffer"]
+
+
+class SceneFeature(_Model):
+    """A value per point reduced over the scenes of a catalogue collection.
+
+    Sentinel-2 spectral indices (``index: ndvi``) or a single band
+    (``band: LST_Day_1km``), sampled at the point in each scene inside the
+    point's window, masked, and reduced over time.
+    """
+
+    name: str
+    catalog: str
+    """Key of an entry of the spec's ``catalogs`` (or a preset name)."""
+    collection: str
+    index: str | None = None
+    """Spectral index by name (ndvi, ndwi, ndmi, nbr, evi, savi, ...)."""
+    band: str | None = None
+    """A single band (asset key or common name) instead of an index."""
+    window: Window
+    reducer: Reducer = "median"
+    sampling: Sampling = "nearest"
+    buffer: float | None = Field(default=None, gt=0)
+    """Radius in metres for ``sampling: buffer``."""
+    valid_classes: tuple[int, ...] | None = None
+    """Scene classification classes that count as valid (Sentinel-2 SCL)."""
+    quality: str | None = None
+    """Named quality preset of the product (MODIS QC)."""
+    units: str | None = None
+    """Units to report, where the product offers a choice (kelvin, celsius)."""
+    max_cloud_cover: float | None = Field(default=None, ge=0, le=100)
+    """Skip scenes whose ``eo:cloud_cover`` is above this percentage."""
+    provenance: bool = False
+    """Add columns naming the items, tiles, CRS and radiometry used."""
+
+    @model_validator(mode="after")
+    def _what(self) -> SceneFeature:
+        if (self.index is None) == (self.band is None):
+            raise ValueError(f"feature {self.name!r}: give exactly one of 'index' or 'band'")
+        if self.sampling == "buffer" and self.buffer is None:
+            raise ValueError(
+                f"feature {self.name!r}: sampling 'buffer' needs 'buffer: <metres>'"
+            )
+        return self
+
+
+def _feature_kind(data: Any) -> str:
+    if isinstance(data, dict):
+        return "cube" if "source" in data or "windows" in data else "scene"
+    return getattr(data, "kind", "scene")
+
+
+FeatureSpec = Annotated[
+    Annotated[SceneFeature, Tag("scene")],
+    Discriminator(_feature_kind),
+]
+
+
+class JobSpec(_Model):
+    """A whole ``geofeat run`` job."""
+
+    points: PointsSpec
+    output: str
+    """Parquet file to write (local path or object-store URL)."""
+    catalogs: dict[str, CatalogSpec] = {}
+    features: list[FeatureSpec] = Field(min_length=1)
+    scheduler: Literal["threads", "processes", "synchronous"] = "threads"
+    """Dask scheduler used when no cluster is given."""
+    base_dir: Path = Path(".")
+    """Folder that relative paths in the spec are resolved against."""
+
+    @field_validator("points", mode="before")
+    @classmethod
+    def _points_shorthand(cls, value: Any) -> Any:
+        return {"path": value} if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _check_names(self) -> JobSpec:
+        names = [f.name for f in self.features]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"feature names must be unique; repeated: {dupes}")
+        for i, feature in enumerate(self.features):
+            catalog = getattr(feature, "catalog", None)
+            if catalog is not None and catalog not in self.catalogs:
+                from geofeat.catalog.presets import PRESETS
+
+                if catalog not in PRESETS:
+                    raise ValueError(
+                        f"features[{i}] ({feature.name!r}) names catalog {catalog!r}, "
+                        f"which is neither in 'catalogs' ({sorted(self.catalogs)}) "
+                        f"nor a preset ({sorted(PRESETS)}); add it under 'catalogs'"
+                    )
+        return self
+
+    def resolve(self, path: str) -> str:
+        """A path from the spec, made absolute against ``base_dir`` (URLs unchanged)."""
+        if "://" in path or Path(path).is_absolute():
+            return path
+        return str((self.base_dir / path).resolve())
+
+
+def _format_validation_error(err: ValidationError, source: str) -> str:
+    lines = [f"{source}: the job spec is invalid:"]
+    for e in err.errors():
+        where = ".".join(
+            f"[{p}]" if isinstance(p, int) else str(p)
+            for p in e["loc"]
+            if p not in ("scene", "cube")
+        ).replace(".[", "[")
+        message = e["msg"].removeprefix("Value error, ")
+        lines.append(f"  {where or '(top level)'}: {message}")
+    return "\n".join(lines)
+
+
+def load_spec(
+    source: str | Path | dict,
+    *,
+    points: str | None = None,
+    output: str | None = None,
+) -> JobSpec:
+    """Read and validate a job spec from a YAML file or a dict.
+
+    Parameters
+    ----------
+    source
+        Path to a YAML file, or the spec as a dict (relative paths are then
+        resolved against the current folder).
+    points, output
+        Override the spec's ``points`` path and ``output``, as the CLI's
+        ``--points`` and ``--output`` do.
+    """
+    if isinstance(source, dict):
+        data, base_dir, label = dict(source), Path.cwd(), "spec"
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise ConfigError(f"spec file {str(path)!r} does not exist; check the path")
+        try:
+            data = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as err:
+            raise ConfigError(f"{path}: not valid YAML: {err}") from err
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}: a job spec is a YAML mapping (points, output, ...)")
+        base_dir, label = path.resolve().parent, str(path)
+    data.setdefault("base_dir", base_dir)
+    if points is not None:
+        current = data.get("points")
+        if isinstance(current, dict):
+            data["points"] = {**current, "path": points}
+        else:
+            data["points"] = points
+        # An override given on the command line is relative to where it was typed.
+        data["points"] = _absolute_path_in(data["points"])
+    if output is not None:
+        data["output"] = output if "://" in output else str(Path(output).resolve())
+    try:
+        return JobSpec.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(_format_validation_error(err, label)) from None
+
+
+def _absolute_path_in(points: Any) -> Any:
+    if isinstance(points, str):
+        return points if "://" in points else str(Path(points).resolve())
+    return {**points, "path": _absolute_path_in(points["path"])}
