@@ -177,6 +177,57 @@ FeatureSpec = Annotated[
 ]
 
 
+class LocalClusterOptions(_Model):
+    """A Dask ``LocalCluster`` on this machine; unset sizes follow the machine."""
+
+    workers: int | None = Field(default=None, gt=0)
+    """Worker processes (default: Dask's choice for the number of cores)."""
+    threads_per_worker: int | None = Field(default=None, gt=0)
+    memory_limit: str | None = None
+    """Per worker, like ``"4GiB"`` (default: the machine's memory shared out)."""
+
+
+class LocalClusterSpec(_Model):
+    """``cluster: {local: {workers: 4}}``."""
+
+    local: LocalClusterOptions = LocalClusterOptions()
+
+
+class AddressClusterSpec(_Model):
+    """``cluster: {address: tcp://scheduler:8786}``: an existing Dask scheduler."""
+
+    address: str
+
+
+class KubernetesOptions(_Model):
+    """A ``DaskCluster`` created through the Dask Kubernetes operator."""
+
+    workers: int = Field(default=2, gt=0)
+    image: str = "ghcr.io/geofeat/geofeat:0.1.0"
+    """Container image with geofeat and its GDAL stack (see ``deploy/``)."""
+    resources: dict[str, dict[str, str]] = {}
+    """Container resources per worker: ``{requests: {...}, limits: {...}}``."""
+    name: str = "geofeat"
+    namespace: str | None = None
+    secret: str | None = None
+    """Name of a Kubernetes Secret whose keys become environment variables in the
+    scheduler and workers (object-store and catalogue credentials)."""
+
+
+class KubernetesClusterSpec(_Model):
+    """``cluster: {kubernetes: {workers: 20, image: ..., resources: ...}}``."""
+
+    kubernetes: KubernetesOptions = KubernetesOptions()
+
+
+#: ``local``: a LocalCluster; ``threads``/``processes``/``synchronous``: Dask's
+#: single-machine schedulers, no cluster and no client (small jobs, debugging).
+ClusterName = Literal["local", "threads", "processes", "synchronous"]
+ClusterSpec = (
+    ClusterName | LocalClusterSpec | AddressClusterSpec | KubernetesClusterSpec
+)
+
+
 class JobSpec(_Model):
     """A whole ``geofeat run`` job."""
 
@@ -185,8 +236,16 @@ class JobSpec(_Model):
     """Parquet file to write (local path or object-store URL)."""
     catalogs: dict[str, CatalogSpec] = {}
     features: list[FeatureSpec] = Field(min_length=1)
+    cluster: ClusterSpec = "local"
+    """Where the tasks run: ``local`` (a LocalCluster sized to the machine), an
+    existing scheduler ``{address: ...}``, ``{kubernetes: {...}}``, or one of Dask's
+    in-process schedulers (``threads``, ``processes``, ``synchronous``)."""
     scheduler: Literal["threads", "processes", "synchronous"] = "threads"
-    """Dask scheduler used when no cluster is given."""
+    """Older spelling of ``cluster: threads`` (and the others): when ``scheduler``
+    is given and ``cluster`` is not, the job runs on that in-process scheduler."""
+    partition_size: int = Field(default=2000, gt=0)
+    """Points per partition: each partition is computed and stored on its own, so
+    an interrupted run resumes from the partitions already finished."""
     base_dir: Path = Path(".")
     """Folder that relative paths in the spec are resolved against."""
 
@@ -194,6 +253,13 @@ class JobSpec(_Model):
     @classmethod
     def _points_shorthand(cls, value: Any) -> Any:
         return {"path": value} if isinstance(value, str) else value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _scheduler_means_cluster(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "scheduler" in data and "cluster" not in data:
+            data = {**data, "cluster": data["scheduler"]}
+        return data
 
     @model_validator(mode="after")
     def _check_names(self) -> JobSpec:
