@@ -119,6 +119,8 @@ def sample(asset: Asset, lon: np.ndarray, lat: np.ndarray, stats: ReadStats) -> 
             row, col = pixel_of(ds.transform, np.asarray(x), np.asarray(y))
             inside = (row >= 0) & (row < ds.height) & (col >= 0) & (col < ds.width)
             nodata = asset.nodata if asset.nodata is not None else ds.nodata
+            if not asset.mask_nodata:
+                nodata = None
             block_h, block_w = ds.block_shapes[0]
             stats.assets += 1
             idx = np.flatnonzero(inside)

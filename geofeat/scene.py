@@ -40,6 +40,10 @@ class Asset:
     transform: tuple[float, ...] | None = None
     radiometry: str = ""
     """Why this scale and offset were chosen, for the provenance columns."""
+    mask_nodata: bool = True
+    """Whether DNs equal to nodata (declared here or in the file) become NaN.
+    False for bit-field layers such as MODIS QC, where 0 is a value ("good")
+    even though the files declare nodata 0."""
 
 
 @dataclass(frozen=True)
