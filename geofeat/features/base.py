@@ -8,13 +8,19 @@ from dataclasses import dataclass, field
 from dask.delayed import Delayed
 
 
+#: Optional column of a feature's result table: per point, why its reads failed
+#: after retries (None where they did not). The feature kind sets its values to
+#: NaN on those rows; the job moves the reasons into the failures table.
+FAILURE_COLUMN = "_failure"
+
+
 @dataclass
 class FeaturePlan:
     """A feature ready to compute.
 
     ``result`` computes to ``(table, stats)``: ``table`` has one row per point
     (indexed like the points, from zero) and the feature's columns; ``stats`` is a
-    :class:`~geofeat.read.ReadStats`.
+    :class:`~geofeat.read.ReadStats`. ``table`` may add :data:`FAILURE_COLUMN`.
     """
 
     name: str
