@@ -39,6 +39,23 @@ class ReadError(GeofeatError):
     """Pixels could not be read from an asset."""
 
 
+class AvailabilityError(SearchError):
+    """Every point's window lies where the product has no data (e.g. before it began).
+
+    Attributes
+    ----------
+    collection
+        The collection asked for.
+    available_from
+        The first day it has data.
+    """
+
+    def __init__(self, message: str, collection: str = "", available_from=None) -> None:
+        super().__init__(message)
+        self.collection = collection
+        self.available_from = available_from
+
+
 class KernelError(GeofeatError):
     """A numerical kernel was given input it cannot work with."""
 

@@ -6,9 +6,10 @@ import fnmatch
 from typing import Protocol
 
 import numpy as np
+import pandas as pd
 import pystac
 
-from geofeat.errors import ConfigError
+from geofeat.errors import AvailabilityError, ConfigError
 from geofeat.scene import Scene
 from geofeat.spec import SceneFeature
 
@@ -36,9 +37,43 @@ class Product(Protocol):
 
 
 def _registry() -> list[Product]:
+    from geofeat.sources.modis import MODIS_LST
     from geofeat.sources.sentinel2 import SENTINEL2_L2A
 
-    return [SENTINEL2_L2A]
+    return [SENTINEL2_L2A, MODIS_LST]
+
+
+def before_availability(
+    product: Product, feature: SceneFeature, end: pd.DatetimeIndex
+) -> tuple[np.ndarray, str]:
+    """Which points' windows (ending at ``end``, excluded) end before any data.
+
+    Uses the product's optional ``available_from(collection)``; products
+    without it have no such limit. Returns the mask and the reason to report.
+
+    Raises
+    ------
+    AvailabilityError
+        Every point's window ends before the collection has data.
+    """
+    first = getattr(product, "available_from", lambda collection: None)(
+        feature.collection
+    )
+    end = pd.DatetimeIndex(end)
+    if first is None:
+        return np.zeros(len(end), bool), ""
+    early = np.asarray(end <= first)
+    reason = f"window ends before {feature.collection} has data (from {first.date()})"
+    if early.size and early.all():
+        raise AvailabilityError(
+            f"feature {feature.name!r}: every point's window ends before "
+            f"{feature.collection} has data (from {first.date()}; the latest window "
+            f"ends {end.max().date()}); move the points' dates or the window, or use "
+            "another collection",
+            collection=feature.collection,
+            available_from=first,
+        )
+    return early, reason
 
 
 def product_for(collection: str) -> Product:
