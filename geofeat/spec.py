@@ -145,8 +145,10 @@ class SceneFeature(_Model):
     """Radius in metres for ``sampling: buffer``."""
     valid_classes: tuple[int, ...] | None = None
     """Scene classification classes that count as valid (Sentinel-2 SCL)."""
-    quality: str | None = None
-    """Named quality preset of the product (MODIS QC)."""
+    quality: str | dict[str, list[int]] | None = None
+    """Quality rule of the product (MODIS QC): a preset name (``good``,
+    ``produced``, ``error_le_1k``, ``error_le_2k``, ``none``) or allowed values
+    per QC field, e.g. ``{mandatory: [0, 1], lst_error: [0]}``."""
     units: str | None = None
     """Units to report, where the product offers a choice (kelvin, celsius)."""
     max_cloud_cover: float | None = Field(default=None, ge=0, le=100)

@@ -24,6 +24,7 @@ from geofeat.read import ReadStats, sample
 from geofeat.reduce import empty_observations, reduce_observations
 from geofeat.scene import Scene
 from geofeat.sources import Product, product_for
+from geofeat.sources.base import before_availability
 from geofeat.spec import SceneFeature
 
 logger = logging.getLogger(__name__)
@@ -105,7 +106,10 @@ def plan_scene_feature(
 ) -> FeaturePlan:
     """Search, match scenes to points, and build the read and reduce tasks."""
     product = product_for(feature.collection)
+    if hasattr(product, "validate"):
+        product.validate(feature)  # fail before any search, not inside a task
     start, end = feature.window.bounds(points.day)
+    early, early_reason = before_availability(product, feature, end)
     items, n_searches = _search(catalog, feature, points, start, end)
 
     scenes = sorted((product.scene(item) for item in items), key=lambda s: s.rank)
@@ -127,8 +131,12 @@ def plan_scene_feature(
             )
         )
     reasons = Counter()
-    if (~served).any():
-        reasons["no scene covers the point within its window"] = int((~served).sum())
+    if early.any():
+        reasons[early_reason] = int(early.sum())
+    if (~served & ~early).any():
+        reasons["no scene covers the point within its window"] = int(
+            (~served & ~early).sum()
+        )
     logger.info(
         "feature %s: %d search(es), %d item(s), %d scene read task(s); %d of %d "
         "point(s) have no scene in their window",
