@@ -1,0 +1,193 @@
+"""The chip job spec: points and catalogues as in ``geofeat run``, plus ``chips:``.
+
+A chip job shares ``points``, ``catalogs`` and time windows with a feature job
+(the same models from :mod:`geofeat.spec`), and replaces ``features`` with one
+``chips`` section that says which bands, how large, at which resolution and
+how the scene is picked.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from geofeat.errors import ConfigError
+from geofeat.spec import (
+    CatalogSpec,
+    PointsSpec,
+    Window,
+    _absolute_path_in,
+    _format_validation_error,
+)
+
+Pick = Literal["least-cloudy", "nearest", "median"]
+#: Resampling methods by their rasterio/GDAL names.
+Resampling = Literal[
+    "nearest", "bilinear", "cubic", "cubic_spline", "lanczos", "average", "mode"
+]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+
+class ChipSpec(_Model):
+    """What to cut around each point: bands, size, grid and scene choice."""
+
+    catalog: str
+    """Key of an entry of the spec's ``catalogs`` (or a preset name)."""
+    collection: str
+    bands: tuple[str, ...] = Field(min_length=1)
+    """Bands by name (``red``, ``nir``, ...; ``scl`` gives the class codes)."""
+    size: tuple[int, int]
+    """Chip size in pixels, ``(height, width)``; one number means a square."""
+    resolution: float | None = Field(default=None, gt=0)
+    """Pixel size in CRS units (metres in UTM); the scene's own when omitted."""
+    crs: str | None = None
+    """CRS of the chips; the scene's own (UTM) when omitted."""
+    resampling: Resampling = "nearest"
+    """How bands are resampled when the chip grid is not the file's grid."""
+    window: Window
+    pick: Pick = "least-cloudy"
+    """``least-cloudy`` (SCL over the chip), ``nearest`` the date, or ``median``."""
+    dates: int = Field(default=1, ge=1)
+    """How many scenes per point; above 1 the array gets a ``time`` axis."""
+    valid_classes: tuple[int, ...] | None = None
+    """Scene classification classes that count as clear (Sentinel-2 SCL)."""
+    max_cloud_cover: float | None = Field(default=None, ge=0, le=100)
+    """Skip scenes whose ``eo:cloud_cover`` is above this percentage."""
+    preview: tuple[str, str, str] | None = None
+    """Three bands for RGB previews (default red, green, blue when asked for)."""
+    previews: Literal["none", "sheet", "each", "both"] = "none"
+    """Write a contact sheet, one PNG per chip, or both, beside the store."""
+    sheet_max: int = Field(default=100, ge=1)
+    """At most this many chips on the contact sheet."""
+
+    @field_validator("size", mode="before")
+    @classmethod
+    def _square(cls, value: Any) -> Any:
+        return (value, value) if isinstance(value, int) else value
+
+    @field_validator("size")
+    @classmethod
+    def _positive(cls, value: tuple[int, int]) -> tuple[int, int]:
+        if min(value) < 1:
+            raise ValueError(f"size {list(value)} must be positive pixel counts")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ChipSpec:
+        if self.crs is not None and self.resolution is None:
+            raise ValueError(
+                f"crs {self.crs!r} needs a 'resolution' in its units; add e.g. "
+                "resolution: 10"
+            )
+        if self.pick == "median" and self.dates > 1:
+            raise ValueError(
+                "pick 'median' makes one composite per point; use dates: 1 or pick "
+                "'least-cloudy'/'nearest' for several dates"
+            )
+        dupes = sorted({b for b in self.bands if self.bands.count(b) > 1})
+        if dupes:
+            raise ValueError(f"bands repeated: {dupes}; name each band once")
+        return self
+
+
+class ChipJobSpec(_Model):
+    """A whole ``geofeat chips`` job."""
+
+    points: PointsSpec
+    output: str
+    """Zarr store to write (a folder)."""
+    catalogs: dict[str, CatalogSpec] = {}
+    chips: ChipSpec
+    scheduler: Literal["threads", "processes", "synchronous"] = "threads"
+    """Dask scheduler that computes and writes the chips."""
+    base_dir: Path = Path(".")
+    """Folder that relative paths in the spec are resolved against."""
+
+    @field_validator("points", mode="before")
+    @classmethod
+    def _points_shorthand(cls, value: Any) -> Any:
+        return {"path": value} if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _catalog_known(self) -> ChipJobSpec:
+        name = self.chips.catalog
+        if name not in self.catalogs:
+            from geofeat.catalog.presets import PRESETS
+
+            if name not in PRESETS:
+                raise ValueError(
+                    f"chips names catalog {name!r}, which is neither in 'catalogs' "
+                    f"({sorted(self.catalogs)}) nor a preset ({sorted(PRESETS)}); "
+                    "add it under 'catalogs'"
+                )
+        return self
+
+    def resolve(self, path: str) -> str:
+        """A path from the spec, made absolute against ``base_dir`` (URLs unchanged)."""
+        if "://" in path or Path(path).is_absolute():
+            return path
+        return str((self.base_dir / path).resolve())
+
+
+def load_chip_spec(
+    source: str | Path | dict,
+    *,
+    points: str | None = None,
+    output: str | None = None,
+) -> ChipJobSpec:
+    """Read and validate a chip job spec from a YAML file or a dict.
+
+    Parameters
+    ----------
+    source
+        Path to a YAML file, or the spec as a dict (relative paths are then
+        resolved against the current folder).
+    points, output
+        Override the spec's ``points`` path and ``output``, as the CLI's
+        ``--points`` and ``--output`` do (relative to the current folder).
+
+    Raises
+    ------
+    ConfigError
+        The file is missing or not YAML, or a field is invalid (every fault is
+        listed with its field).
+    """
+    if isinstance(source, dict):
+        data, base_dir, label = dict(source), Path.cwd(), "spec"
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise ConfigError(f"spec file {str(path)!r} does not exist; check the path")
+        try:
+            data = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as err:
+            raise ConfigError(f"{path}: not valid YAML: {err}") from err
+        if not isinstance(data, dict):
+            raise ConfigError(
+                f"{path}: a chip spec is a YAML mapping (points, chips, ...)"
+            )
+        base_dir, label = path.resolve().parent, str(path)
+    data.setdefault("base_dir", base_dir)
+    if points is not None:
+        current = data.get("points")
+        merged = {**current, "path": points} if isinstance(current, dict) else points
+        data["points"] = _absolute_path_in(merged)
+    if output is not None:
+        data["output"] = output if "://" in output else str(Path(output).resolve())
+    try:
+        return ChipJobSpec.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(_format_validation_error(err, label)) from None
