@@ -1,0 +1,61 @@
+"""The job spec: durations, windows, and errors that name the field."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from geofeat.errors import ConfigError
+from geofeat.spec import Window, load_spec, parse_days
+
+
+@pytest.mark.parametrize(
+    ("text", "days"), [("10d", 10), ("2w", 14), ("30 days", 30), (7, 7), ("1 week", 7)]
+)
+def test_durations(text, days):
+    assert parse_days(text) == pd.Timedelta(days=days)
+
+
+@pytest.mark.parametrize("text", ["10", "10h", "-3d", "ten days", True])
+def test_bad_durations(text):
+    with pytest.raises(ValueError):
+        parse_days(text)
+
+
+def test_window_bounds():
+    days = pd.DatetimeIndex(["2024-03-01", "2024-01-05"])
+    start, end = Window(before="10d").bounds(days)
+    assert list(start) == [pd.Timestamp("2024-02-20"), pd.Timestamp("2023-12-26")]
+    assert list(end) == list(days)
+    _, end = Window(before="10d", include_date=True).bounds(days)
+    assert list(end) == [pd.Timestamp("2024-03-02"), pd.Timestamp("2024-01-06")]
+    start, end = Window(before="1d", after="3d", include_date=True).bounds(days[:1])
+    assert (start[0], end[0]) == (pd.Timestamp("2024-02-29"), pd.Timestamp("2024-03-04"))
+
+
+def test_empty_window_is_refused():
+    with pytest.raises(ValueError, match="window is empty"):
+        Window()
+
+
+def test_relative_paths_follow_the_spec_file(tmp_path):
+    (tmp_path / "sub").mkdir()
+    spec_file = tmp_path / "sub" / "spec.yaml"
+    spec_file.write_text(
+        "points: pts.csv\noutput: out.parquet\ncatalogs: {c: {url: cat/catalog.json}}\n"
+        "features:\n  - {name: v, catalog: c, collection: x, index: ndvi, window: {before: 5d}}\n"
+    )
+    spec = load_spec(spec_file)
+    assert spec.resolve(spec.points.path) == str(tmp_path / "sub" / "pts.csv")
+    assert spec.resolve("https://example.org/a.json") == "https://example.org/a.json"
+
+
+def test_error_names_the_field(tmp_path):
+    spec_file = tmp_path / "spec.yaml"
+    spec_file.write_text(
+        "points: pts.csv\noutput: out.parquet\n"
+        "features:\n  - {name: v, catalog: earth-search, collection: x, index: ndvi, band: red,"
+        " window: {before: 5d}}\n"
+    )
+    with pytest.raises(ConfigError, match=r"features\[0\].*exactly one of 'index' or 'band'"):
+        load_spec(spec_file)
