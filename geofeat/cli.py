@@ -104,6 +104,38 @@ def run(
 
 
 @app.command()
+def chips(
+    spec: Annotated[Path, typer.Argument(help="The chip job spec (YAML).")],
+    points: Annotated[
+        Optional[str], typer.Option(help="Points table; overrides the spec's 'points'.")
+    ] = None,
+    output: Annotated[
+        Optional[str], typer.Option(help="Zarr store; overrides the spec's 'output'.")
+    ] = None,
+    log_level: LogLevel = "INFO",
+) -> None:
+    """Cut an image chip around every point and write them to a Zarr store."""
+    _configure_logging(log_level)
+    from geofeat.chips import make_chips
+
+    try:
+        result = make_chips(spec, points=points, output=output)
+    except (GeofeatError, OSError) as err:
+        _fail(err, log_level)
+    summary = result.summary
+    table = Table(title="geofeat chips", show_header=False)
+    table.add_row("points", f"{summary.points:,}")
+    table.add_row("searches", f"{summary.searches:,}")
+    table.add_row("scenes found", f"{summary.items:,}")
+    table.add_row("chips with data", f"{summary.with_data:,} of {summary.points:,}")
+    table.add_row("picks", ", ".join(f"{k}: {v:,}" for k, v in sorted(summary.picks.items())))
+    table.add_row("files opened", f"{summary.files_opened:,}")
+    table.add_row("time", f"{summary.seconds:.1f} s")
+    table.add_row("output", str(summary.output))
+    out.print(table)
+
+
+@app.command()
 def demo(
     folder: Annotated[
         Path, typer.Option("--folder", help="Where to build the demo catalogue and output.")
