@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import pandas as pd
 import yaml
@@ -167,6 +167,117 @@ class SceneFeature(_Model):
         return self
 
 
+class PrecipitationSource(_Model):
+    """Where a rainfall feature reads precipitation: a preset, or a kind and a url.
+
+    Fields given beside ``preset`` override the preset's (a mirror's ``url``, say).
+    See :mod:`geofeat.sources.precipitation` for what each kind reads.
+    """
+
+    preset: str | None = None
+    """Name of a known source (``chirps-daily``, ``era5-pc``)."""
+    kind: Literal["cube", "raster", "daily-rasters", "stac-zarr"] | None = None
+    """``cube``: a Zarr or NetCDF store xarray opens; ``raster``: a multi-band
+    raster with one band per day; ``daily-rasters``: one raster per day from a URL
+    template; ``stac-zarr``: STAC items with Zarr assets (ERA5 on Planetary
+    Computer)."""
+    url: str | None = None
+    """Path or URL of the store, raster, URL template (``{date:%Y}`` fields) or
+    STAC catalogue."""
+    variable: str | None = None
+    """Variable of the cube to read (the only data variable when not given)."""
+    units: str | None = None
+    """Units of the stored values (``mm``, ``m``, ``kg m-2 s-1``); read from the
+    CF ``units`` attribute when not given."""
+    timestamp: Literal["start", "end"] = "start"
+    """Whether a sub-daily time stamp labels the start or the end of the period
+    its value accumulates over (ERA5: end)."""
+    start: str | None = None
+    """First day of a ``daily-rasters`` source."""
+    end: str | None = None
+    """Last day of a ``daily-rasters`` source (open-ended when not given)."""
+    nodata: float | None = None
+    """Value marking no data in rasters that do not declare one."""
+    collection: str | None = None
+    """STAC collection of a ``stac-zarr`` source."""
+    asset: str | None = None
+    """STAC asset key of a ``stac-zarr`` source."""
+    query: dict[str, Any] | None = None
+    """Item properties a ``stac-zarr`` item must have, e.g. ``{era5:kind: fc}``."""
+    sign: Literal["planetary-computer"] | None = None
+    """Sign asset URLs before reading them."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_preset(cls, data: Any) -> Any:
+        if isinstance(data, str):
+            data = {"preset": data}
+        if isinstance(data, dict) and data.get("preset") is not None:
+            from geofeat.sources.precipitation_presets import PRECIPITATION_PRESETS
+
+            name = data["preset"]
+            if name not in PRECIPITATION_PRESETS:
+                raise ValueError(
+                    f"unknown precipitation preset {name!r}; known presets: "
+                    f"{sorted(PRECIPITATION_PRESETS)}, or give 'kind' and 'url'"
+                )
+            data = {**PRECIPITATION_PRESETS[name], **data}
+        return data
+
+    @model_validator(mode="after")
+    def _complete(self) -> PrecipitationSource:
+        if self.kind is None or self.url is None:
+            raise ValueError(
+                "give a 'preset' or both 'kind' and 'url', e.g. "
+                "{kind: cube, url: precip.zarr, variable: pr}"
+            )
+        return self
+
+
+class RainWindows(_Model):
+    """Consecutive windows of equal length before each point's date.
+
+    Window ``k`` is ``[date - (k + 1) * size, date - k * size)``: t0 is nearest
+    the date, and the date itself is outside unless ``include_date`` is true,
+    which moves every window one day later (``(date - size, date]`` for t0).
+    """
+
+    size: Days
+    """Length of each window, in days."""
+    count: int = Field(default=1, ge=1)
+    """Number of consecutive windows."""
+    include_date: bool = False
+    """Whether the point's own (UTC) day belongs to t0."""
+
+    @field_validator("size")
+    @classmethod
+    def _positive(cls, value: pd.Timedelta) -> pd.Timedelta:
+        if value < pd.Timedelta(days=1):
+            raise ValueError("window size must be at least one day, e.g. size: 30d")
+        return value
+
+
+class RainfallFeature(_Model):
+    """Precipitation over consecutive windows before each point's date.
+
+    Columns ``{name}_t0`` .. ``{name}_t{count-1}`` (t0 nearest the date) and
+    ``{name}_t{k}_coverage`` (fraction of the window's days with data).
+    """
+
+    kind: ClassVar[str] = "cube"
+    name: str
+    source: PrecipitationSource
+    windows: RainWindows
+    reducer: Literal["sum", "mean", "max", "count_wet_days"] = "sum"
+    """Over the days with data in each window; ``mean`` and ``max`` are per day."""
+    wet_day_threshold: float = Field(default=1.0, ge=0)
+    """A day with at least this many mm is wet (``count_wet_days``)."""
+    units: Literal["mm"] = "mm"
+    """Units of the output (mm, or mm per day for mean and max)."""
+    min_coverage: float = Field(default=1.0, gt=0, le=1)
+    """Fraction of a window's days that must have data, else the value is NaN."""
+
+
 def _feature_kind(data: Any) -> str:
     if isinstance(data, dict):
         return "cube" if "source" in data or "windows" in data else "scene"
@@ -174,7 +285,7 @@ def _feature_kind(data: Any) -> str:
 
 
 FeatureSpec = Annotated[
-    Annotated[SceneFeature, Tag("scene")],
+    Annotated[SceneFeature, Tag("scene")] | Annotated[RainfallFeature, Tag("cube")],
     Discriminator(_feature_kind),
 ]
 

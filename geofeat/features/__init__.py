@@ -5,7 +5,7 @@ from __future__ import annotations
 from geofeat.catalog import open_catalog
 from geofeat.features.base import FeaturePlan
 from geofeat.points import Points
-from geofeat.spec import JobSpec, SceneFeature
+from geofeat.spec import JobSpec, RainfallFeature, SceneFeature
 
 
 def plan_feature(spec: JobSpec, feature, points: Points, catalogs: dict) -> FeaturePlan:
@@ -21,6 +21,10 @@ def plan_feature(spec: JobSpec, feature, points: Points, catalogs: dict) -> Feat
                 feature.catalog, spec.catalogs.get(feature.catalog), spec.resolve
             )
         return plan_scene_feature(feature, points, catalogs[feature.catalog])
+    if isinstance(feature, RainfallFeature):
+        from geofeat.features.rainfall import plan_rainfall_feature
+
+        return plan_rainfall_feature(feature, points, spec.resolve)
     raise TypeError(f"unknown feature kind {type(feature).__name__}")
 
 

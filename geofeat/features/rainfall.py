@@ -1,0 +1,184 @@
+"""Rainfall features: precipitation over consecutive windows before each date.
+
+Planning runs on the client and reads metadata only: the source's grid and the
+days it covers. Points are located in the grid, grouped by tile of pixels, and
+within a tile by the spans of days they need; each group becomes one Dask task
+that reads the daily series of its pixels over its span once, for all its
+points and all their windows, and reduces them with the cumulative-sum kernel
+(:mod:`geofeat.kernels.rolling`). One last task assembles the table.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+
+import dask
+import numpy as np
+import pandas as pd
+
+from geofeat.features.base import FeaturePlan
+from geofeat.kernels.rolling import window_stats
+from geofeat.points import Points
+from geofeat.read import ReadStats
+from geofeat.sources.precipitation import open_source, to_days
+from geofeat.spec import RainfallFeature
+
+logger = logging.getLogger(__name__)
+
+#: Coverage below ``min_coverage`` by less than this still counts as enough
+#: (coverage is a ratio of day counts, compared in floating point).
+_COVERAGE_SLACK = 1e-9
+
+
+def window_columns(name: str, count: int) -> list[str]:
+    """Output columns of a rainfall feature: values, then coverages."""
+    values = [f"{name}_t{k}" for k in range(count)]
+    return values + [f"{c}_coverage" for c in values]
+
+
+def read_windows(
+    source,
+    feature: RainfallFeature,
+    rows: np.ndarray,
+    cols: np.ndarray,
+    start: int,
+    end: int,
+    point_pixel: np.ndarray,
+    point_end: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, ReadStats]:
+    """Read pixels' daily series over ``[start, end)`` once; reduce all windows.
+
+    ``point_pixel`` indexes ``rows``/``cols``; ``point_end`` is each point's
+    window-0 end as a day offset from ``start``.
+    """
+    stats = ReadStats()
+    series = source.read(rows, cols, start, end, stats)
+    values, valid = window_stats(
+        series,
+        point_pixel,
+        point_end,
+        feature.windows.size.days,
+        feature.windows.count,
+        feature.reducer,
+        feature.wet_day_threshold,
+    )
+    logger.debug(
+        "feature %s: %d pixel(s) x %d day(s) read for %d point(s)",
+        feature.name,
+        rows.size,
+        end - start,
+        point_pixel.size,
+    )
+    return values, valid, stats
+
+
+def assemble(
+    feature: RainfallFeature,
+    n_points: int,
+    groups: list[np.ndarray],
+    results: list[tuple[np.ndarray, np.ndarray, ReadStats]],
+) -> tuple[pd.DataFrame, ReadStats]:
+    """One row per point: window values (NaN below ``min_coverage``) and coverage."""
+    count, size = feature.windows.count, feature.windows.size.days
+    values = np.full((n_points, count), np.nan)
+    valid = np.zeros((n_points, count), np.int64)
+    stats = ReadStats()
+    for point_rows, (group_values, group_valid, group_stats) in zip(
+        groups, results, strict=True
+    ):
+        values[point_rows] = group_values
+        valid[point_rows] = group_valid
+        stats.merge(group_stats)
+    coverage = valid / size
+    values[coverage < feature.min_coverage - _COVERAGE_SLACK] = np.nan
+    no_data = int(((valid == 0).all(axis=1)).sum())
+    logger.info(
+        "feature %s: %d of %d point(s) without any day of data in their windows",
+        feature.name,
+        no_data,
+        n_points,
+    )
+    columns = window_columns(feature.name, count)
+    table = pd.DataFrame(np.hstack([values, coverage]), columns=columns)
+    return table, stats
+
+
+def _spans(begin: np.ndarray, end: np.ndarray, gap: int) -> np.ndarray:
+    """Label of the merged span of days each point falls in (input order).
+
+    Points are sorted by their first day; a point starts a new span when it
+    begins more than ``gap`` days after every earlier point has ended, so a span
+    never reads more idle days than one point's windows would cost to read.
+    """
+    order = np.argsort(begin, kind="stable")
+    reach = np.maximum.accumulate(end[order])
+    new = np.r_[True, begin[order][1:] > reach[:-1] + gap]
+    labels = np.empty(begin.size, np.int64)
+    labels[order] = np.cumsum(new) - 1
+    return labels
+
+
+def plan_rainfall_feature(
+    feature: RainfallFeature, points: Points, resolve=lambda p: p
+) -> FeaturePlan:
+    """Locate points, group them by pixel tile and span, build the read tasks."""
+    source = open_source(feature.source, resolve)
+    info = source.describe()
+    size, count = feature.windows.size.days, feature.windows.count
+    end = to_days(points.day.values) + (1 if feature.windows.include_date else 0)
+    begin = end - size * count
+
+    row, col = info.grid.locate(points.lon, points.lat)
+    inside = row >= 0
+    in_time = (begin < info.end_day) & (end > info.first_day)
+    todo = np.flatnonzero(inside & in_time)
+    reasons = Counter()
+    if (~inside).any():
+        reasons["outside the precipitation source's extent"] = int((~inside).sum())
+    if (inside & ~in_time).any():
+        first = np.datetime64(info.first_day, "D")
+        last = np.datetime64(info.end_day - 1, "D")
+        reasons[f"windows outside the source's days ({first}..{last})"] = int(
+            (inside & ~in_time).sum()
+        )
+
+    # Only the days that exist in the source are read.
+    read_begin = np.maximum(begin, info.first_day)
+    read_end = np.minimum(end, info.end_day)
+    tile_rows, tile_cols = info.tile
+    tile = (row // tile_rows) * (info.grid.shape[1] // tile_cols + 1) + col // tile_cols
+    groups, tasks = [], []
+    for t in np.unique(tile[todo]):
+        in_tile = todo[tile[todo] == t]
+        spans = _spans(read_begin[in_tile], read_end[in_tile], size * count)
+        for s in np.unique(spans):
+            members = in_tile[spans == s]
+            start, stop = int(read_begin[members].min()), int(read_end[members].max())
+            pixel = row[members] * info.grid.shape[1] + col[members]
+            unique, point_pixel = np.unique(pixel, return_inverse=True)
+            groups.append(members)
+            tasks.append(
+                dask.delayed(read_windows, pure=True)(
+                    source,
+                    feature,
+                    unique // info.grid.shape[1],
+                    unique % info.grid.shape[1],
+                    start,
+                    stop,
+                    point_pixel,
+                    end[members] - start,
+                )
+            )
+    logger.info(
+        "feature %s: %d point(s) in %d read task(s); %d outside the source's "
+        "extent, %d with windows outside its days",
+        feature.name,
+        todo.size,
+        len(tasks),
+        int((~inside).sum()),
+        int((inside & ~in_time).sum()),
+    )
+    result = dask.delayed(assemble, pure=True)(feature, len(points), groups, tasks)
+    # The job reports the filled count of the column named like the plan: t0.
+    return FeaturePlan(name=f"{feature.name}_t0", result=result, reasons=reasons)
