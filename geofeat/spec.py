@@ -143,6 +143,11 @@ class SceneFeature(_Model):
     sampling: Sampling = "nearest"
     buffer: float | None = Field(default=None, gt=0)
     """Radius in metres for ``sampling: buffer``."""
+    buffer_statistic: Literal["mean", "median"] = "mean"
+    """How the valid pixels within the buffer are reduced."""
+    radiometry_check: Literal["overview", "points"] = "overview"
+    """Pixels the Sentinel-2 offset self-check looks at: the points' pixels plus
+    a decimated view of each scene (``overview``), or the points' pixels only."""
     valid_classes: tuple[int, ...] | None = None
     """Scene classification classes that count as valid (Sentinel-2 SCL)."""
     quality: str | dict[str, list[int]] | None = None

@@ -9,25 +9,44 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from functools import lru_cache
 
 import dask
 import numpy as np
 import pandas as pd
 import pystac
+from pyproj import CRS
 
 from geofeat.catalog.base import Catalog, Search
 from geofeat.errors import ReadError
+from geofeat.failures import observe_guarded, summarise_guarded
 from geofeat.features.base import FeaturePlan
 from geofeat.plan import match, points_in_footprint, search_groups
 from geofeat.points import Points
-from geofeat.read import ReadStats, sample
+from geofeat.read import ReadStats, read_taps, sample_xy
 from geofeat.reduce import empty_observations, reduce_observations
+from geofeat.sampling import combine
 from geofeat.scene import Scene
 from geofeat.sources import Product, product_for
 from geofeat.sources.base import before_availability
 from geofeat.spec import SceneFeature
 
 logger = logging.getLogger(__name__)
+
+
+def _reference(keys: tuple[str, ...], scene: Scene) -> str:
+    """The asset with the finest pixels (per ``proj:transform``): it sets the taps."""
+
+    def size(key: str) -> float:
+        transform = scene.assets[key].transform
+        return abs(transform[0]) if transform else float("inf")
+
+    return min(keys, key=size)
+
+
+@lru_cache(maxsize=64)
+def _crs_name(wkt: str) -> str:
+    return CRS.from_wkt(wkt).to_string()
 
 
 def observe(
@@ -39,17 +58,47 @@ def observe(
     lon: np.ndarray,
     lat: np.ndarray,
 ) -> tuple[pd.DataFrame, ReadStats]:
-    """Read one scene at the given points and evaluate the feature there."""
+    """Read one scene at the given points and evaluate the feature there.
+
+    The taps of each point (see :mod:`geofeat.sampling`) are taken on the grid
+    of the finest asset; every other asset (other bands, masks) is sampled at
+    the taps' centres on its own grid. The feature is evaluated at each tap,
+    then the valid taps are combined per point.
+    """
     stats = ReadStats()
-    dns = {}
-    for key in product.assets(feature):
+    keys = product.assets(feature)
+    for key in keys:
         if key not in scene.assets:
             raise ReadError(
                 f"scene {scene.id!r} has no asset {key!r} needed by feature "
                 f"{feature.name!r}; it has {sorted(scene.assets)}"
             )
-        dns[key] = sample(scene.assets[key], lon, lat, stats)
-    value, valid = product.evaluate(feature, scene, dns)
+    ref = _reference(keys, scene)
+    read = read_taps(
+        scene.assets[ref],
+        lon,
+        lat,
+        stats,
+        sampling=feature.sampling,
+        radius=feature.buffer,
+    )
+    live = read.taps.weight > 0
+    x, y = read.x[live], read.y[live]
+    dns = {ref: read.values[live]}
+    for key in keys:
+        if key != ref:
+            dns[key] = sample_xy(scene.assets[key], x, y, read.crs, stats)
+    note = ""
+    check = getattr(product, "check_radiometry", None)
+    checked = scene
+    if check is not None:
+        checked, note = check(feature, scene, dns, stats)
+    tap_value = np.full(live.shape, np.nan)
+    tap_valid = np.zeros(live.shape, bool)
+    if checked is not None:
+        tap_value[live], tap_valid[live] = product.evaluate(feature, checked, dns)
+    value, valid, _ = combine(read.taps, tap_value, tap_valid, feature.buffer_statistic)
+    radiometry = "" if checked is None else _radiometry(product, feature, checked)
     obs = pd.DataFrame(
         {
             "row": rows,
@@ -58,12 +107,27 @@ def observe(
             "rank": rank,
             "scene": scene.id,
             "tile": scene.tile,
+            "crs": _crs_name(read.crs),
             "value": value,
             "valid": valid,
+            "baseline": scene.properties.get("s2:processing_baseline", ""),
+            "radiometry": radiometry if checked is not None else note,
         }
     )
-    logger.debug("scene %s: %d point(s), %d valid", scene.id, len(rows), int(valid.sum()))
+    logger.debug(
+        "scene %s: %d point(s), %d valid", scene.id, len(rows), int(valid.sum())
+    )
     return obs, stats
+
+
+def _radiometry(product: Product, feature: SceneFeature, scene: Scene) -> str:
+    """Scale and offset applied to the bands read, and why: for provenance."""
+    parts = {}
+    for key in product.assets(feature):
+        asset = scene.assets[key]
+        if asset.scale != 1.0 or asset.offset != 0.0:
+            parts[f"x{asset.scale:g} {asset.offset:+g}: {asset.radiometry}"] = None
+    return " | ".join(parts)
 
 
 def summarise(
@@ -76,7 +140,9 @@ def summarise(
         frames.append(obs)
         stats.merge(read_stats)
     obs = pd.concat(frames, ignore_index=True) if frames else empty_observations()
-    table = reduce_observations(obs, n_points, feature.reducer, feature.name)
+    table = reduce_observations(
+        obs, n_points, feature.reducer, feature.name, provenance=feature.provenance
+    )
     return table, stats
 
 
@@ -120,13 +186,15 @@ def plan_scene_feature(
         in_time = match(scene.start, scene.end, start, end)
         if not in_time.any():
             continue
-        inside = in_time & points_in_footprint(footprints[scene.id], points.lon, points.lat)
+        inside = in_time & points_in_footprint(
+            footprints[scene.id], points.lon, points.lat
+        )
         rows = np.flatnonzero(inside)
         if rows.size == 0:
             continue
         served[rows] = True
         tasks.append(
-            dask.delayed(observe, pure=True)(
+            dask.delayed(observe_guarded, pure=True)(
                 product, feature, scene, rank, rows, points.lon[rows], points.lat[rows]
             )
         )
@@ -147,7 +215,7 @@ def plan_scene_feature(
         int((~served).sum()),
         len(points),
     )
-    result = dask.delayed(summarise, pure=True)(feature, len(points), tasks)
+    result = dask.delayed(summarise_guarded, pure=True)(feature, len(points), tasks)
     return FeaturePlan(
         name=feature.name,
         result=result,

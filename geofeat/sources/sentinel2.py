@@ -13,6 +13,25 @@ wins:
    offset -0.1 from 04.00 on, none before.
 4. Nothing at all: the acquisition date decides, as for 3.
 
+Self-check. Catalogues have published items whose flag contradicts the pixels
+(flagged "offset not applied" with DNs already shifted, and the reverse), so the
+rule is checked against the pixels of each scene before anything is reduced
+(:func:`judge`): the pixels read at the points, plus (by default) a decimated
+view of the scene read from its overviews. An interpretation is consistent when
+
+- at most :data:`NEGATIVE_MAX` of the land pixels (SCL 4, 5) come out below
+  zero reflectance, and
+- the "dark reference" pixels (visible bands over vegetation, SCL 4; infrared
+  bands over water, SCL 6), which are below 0.1 reflectance in nature, have a
+  median below :data:`DARK_MAX`.
+
+The rule's interpretation is kept when consistent; otherwise the other one
+(offset or no offset; considered only for items that can carry the offset,
+baseline 04.00 or later) is taken when it is consistent; otherwise the scene is
+set aside with the reason. With fewer than :data:`MIN_PIXELS` pixels for a test
+that test is not made, and the note says so. Whatever the rule, a pixel whose
+reflectance comes out negative is invalid: no value is computed from it.
+
 Masks. The scene classification (SCL) marks each pixel; classes 4 (vegetation),
 5 (not vegetated) and 6 (water) are valid by default. SCL is 20 m and is sampled
 on its own grid at the point, like every band.
@@ -27,12 +46,14 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 import pystac
 
 from geofeat.indices import compute_index, index_bands
+from geofeat.read import ReadStats, overview
 from geofeat.scene import Asset, Scene, item_crs, item_times
 from geofeat.spec import SceneFeature
 
@@ -66,6 +87,19 @@ BASELINE_OFFSET_FROM = "04.00"
 BASELINE_04_DATE = pd.Timestamp("2022-01-25")
 #: SCL classes that count as valid by default: vegetation, not vegetated, water.
 VALID_SCL = (4, 5, 6)
+
+#: Self-check: largest share of land pixels (SCL 4, 5) allowed below zero.
+NEGATIVE_MAX = 0.05
+#: Self-check: largest median reflectance allowed for dark reference pixels.
+DARK_MAX = 0.1
+#: Self-check: fewest pixels a test needs to be made.
+MIN_PIXELS = 10
+#: Self-check: side in pixels of the decimated view of each scene.
+CHECK_SIZE = 256
+LAND_SCL = (4, 5)
+VEGETATION_SCL, WATER_SCL = 4, 6
+VISIBLE = frozenset({"coastal", "blue", "green", "red"})
+INFRARED = frozenset({"nir", "nir08", "swir16", "swir22"})
 
 
 def _declared(asset: pystac.Asset) -> tuple[float | None, float | None]:
@@ -134,6 +168,78 @@ def _tile(item: pystac.Item) -> str | None:
     return None
 
 
+def _may_carry_offset(scene: Scene) -> bool:
+    baseline = scene.properties.get("s2:processing_baseline") or ""
+    if baseline:
+        return baseline >= BASELINE_OFFSET_FROM
+    return scene.start >= BASELINE_04_DATE
+
+
+def judge(
+    scl: np.ndarray,
+    dns: dict[str, np.ndarray],
+    scale: float,
+    offset: float,
+    alternatives: tuple[float, ...],
+) -> tuple[float | None, str]:
+    """Check an offset against pixels; the offset to use (None: set aside) and why.
+
+    Parameters
+    ----------
+    scl
+        Scene classes of the pixels (NaN where unknown).
+    dns
+        DNs per canonical band name at the same pixels (NaN where nodata).
+    scale, offset
+        The rule's radiometry: reflectance = DN * scale + offset.
+    alternatives
+        Other offsets the item could have, tried in order when the rule's fails.
+    """
+    land = np.isin(scl, LAND_SCL)
+    dark = {
+        band: (scl == VEGETATION_SCL) if band in VISIBLE else (scl == WATER_SCL)
+        for band in dns
+        if band in VISIBLE | INFRARED
+    }
+    land_dn = np.concatenate([dn[land & np.isfinite(dn)] for dn in dns.values()])
+    dark_dn = np.concatenate(
+        [dns[b][m & np.isfinite(dns[b])] for b, m in dark.items()] or [np.empty(0)]
+    )
+    tested = []
+    if land_dn.size >= MIN_PIXELS:
+        tested.append(f"{land_dn.size} land values")
+    if dark_dn.size >= MIN_PIXELS:
+        tested.append(f"{dark_dn.size} dark values")
+    if not tested:
+        return offset, f"unchecked: fewer than {MIN_PIXELS} land or dark pixels"
+
+    def faults(candidate: float) -> list[str]:
+        found = []
+        if land_dn.size >= MIN_PIXELS:
+            negative = float(np.mean(land_dn * scale + candidate < 0))
+            if negative > NEGATIVE_MAX:
+                found.append(f"{negative:.0%} of land pixels below zero")
+        if dark_dn.size >= MIN_PIXELS:
+            median = float(np.median(dark_dn * scale + candidate))
+            if median >= DARK_MAX:
+                found.append(f"dark pixels' median {median:.3f} >= {DARK_MAX}")
+        return found
+
+    wrong = faults(offset)
+    if not wrong:
+        return offset, f"checked on {', '.join(tested)}"
+    for candidate in alternatives:
+        if not faults(candidate):
+            return candidate, (
+                f"pixels contradict offset {offset:g} ({'; '.join(wrong)}); "
+                f"offset {candidate:g} is consistent, applied ({', '.join(tested)})"
+            )
+    return None, (
+        f"set aside: pixels contradict offset {offset:g} ({'; '.join(wrong)}) "
+        f"and every other offset tried {list(alternatives)}"
+    )
+
+
 class Sentinel2L2A:
     """Sentinel-2 Level-2A surface reflectance with its scene classification."""
 
@@ -159,7 +265,9 @@ class Sentinel2L2A:
                 offset=offset,
                 nodata=_nodata(asset),
                 shape=tuple(fields["proj:shape"]) if "proj:shape" in fields else None,
-                transform=tuple(fields["proj:transform"]) if "proj:transform" in fields else None,
+                transform=tuple(fields["proj:transform"])
+                if "proj:transform" in fields
+                else None,
                 radiometry=reason,
             )
         start, end = item_times(item)
@@ -199,12 +307,66 @@ class Sentinel2L2A:
             asset = scene.assets[band]
             reflectance[band] = dns[band] * asset.scale + asset.offset
             valid &= np.isfinite(reflectance[band])
+            if band in REFLECTANCE_BANDS:
+                # Never compute a value from a negative reflectance.
+                valid &= ~(reflectance[band] < 0)
         if feature.index is not None:
             value = compute_index(feature.index, reflectance)
         else:
             value = reflectance[self.bands(feature)[0]]
         valid &= np.isfinite(value)
         return np.where(valid, value, np.nan), valid
+
+    def check_radiometry(
+        self,
+        feature: SceneFeature,
+        scene: Scene,
+        dns: dict[str, np.ndarray],
+        stats: ReadStats,
+    ) -> tuple[Scene | None, str]:
+        """Check the scene's offset against its pixels (see the module docs).
+
+        Returns the scene with the offset to apply (None: set aside) and a note.
+        """
+        bands = [b for b in self.bands(feature) if b in REFLECTANCE_BANDS]
+        if not bands:
+            return scene, ""
+        asset = scene.assets[bands[0]]
+        scl = [dns["scl"]]
+        pools = {band: [dns[band]] for band in bands}
+        if getattr(feature, "radiometry_check", "overview") == "overview":
+            views = {
+                key: overview(scene.assets[key], CHECK_SIZE, stats)
+                for key in ("scl", *bands)
+            }
+            if all(view is not None for view in views.values()):
+                scl.append(views["scl"].ravel())
+                for band in bands:
+                    pools[band].append(views[band].ravel())
+        alternatives = ()
+        if _may_carry_offset(scene):
+            alternatives = tuple(o for o in (0.0, OFFSET) if o != asset.offset)
+        offset, note = judge(
+            np.concatenate(scl),
+            {band: np.concatenate(pool) for band, pool in pools.items()},
+            asset.scale,
+            asset.offset,
+            alternatives,
+        )
+        if offset is None:
+            logger.warning("scene %s %s", scene.id, note)
+            stats.failures["scene set aside by the radiometry check"] += 1
+            return None, note
+        if offset != asset.offset:
+            logger.warning("scene %s: %s", scene.id, note)
+            stats.failures["scene offset corrected by the radiometry check"] += 1
+        assets = {
+            key: replace(a, offset=offset, radiometry=f"{a.radiometry}; {note}")
+            if key in REFLECTANCE_BANDS
+            else a
+            for key, a in scene.assets.items()
+        }
+        return replace(scene, assets=assets), note
 
 
 def _negate(text: str) -> tuple[int, ...]:
