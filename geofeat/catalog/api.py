@@ -107,11 +107,12 @@ class HttpPolicy:
         retry.retry_after_max = self.retry_after_max
         return retry
 
+    @property
+    def timeout(self) -> tuple[float, float]:
+        return (self.connect_timeout, self.read_timeout)
+
     def stac_io(self) -> StacApiIO:
-        return StacApiIO(
-            max_retries=self.retry(),
-            timeout=(self.connect_timeout, self.read_timeout),
-        )
+        return StacApiIO(max_retries=self.retry(), timeout=self.timeout)
 
 
 @dataclass
@@ -192,7 +193,10 @@ class ApiCatalog:
         """The pystac-client ``Client``, opened once (reads the landing page)."""
         if self._client is None:
             try:
-                self._client = Client.open(self.url, stac_io=self.policy.stac_io())
+                # Client.open resets the StacApiIO's timeout: give it again.
+                self._client = Client.open(
+                    self.url, stac_io=self.policy.stac_io(), timeout=self.policy.timeout
+                )
             except APIError as err:
                 raise self._down("cannot open the landing page", err) from err
         return self._client

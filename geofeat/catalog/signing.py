@@ -100,13 +100,19 @@ def configure(name: str = "planetary-computer", **changes) -> SasSigner:
 
 
 def signer_for(name: str | None, href: str) -> SasSigner | None:
-    """The signer an asset needs: the one it names, else one its URL calls for."""
+    """The signer an asset needs: the one named, else the one its URL calls for.
+
+    Signing is decided by the URL, as tokens are per storage container: Azure Blob
+    Storage URLs (and URLs on a signer's ``path_style_hosts``) are signed, others
+    are read as they are.
+    """
     if name is not None:
         if name not in SIGNERS:
             raise ValueError(f"unknown signer {name!r}; known: {sorted(SIGNERS)}")
         return SIGNERS[name]
-    if urlsplit(href).netloc.endswith(BLOB_DOMAIN):
-        return SIGNERS["planetary-computer"]
+    for candidate in SIGNERS.values():
+        if candidate._container(href) is not None:
+            return candidate
     return None
 
 
