@@ -76,9 +76,53 @@ def print_summary(summary, title: str = "geofeat run") -> None:
         f"{summary.reads.windows:,} window(s) in {summary.reads.assets:,} asset(s), "
         f"{summary.reads.bytes / 1e6:.1f} MB decoded",
     )
+    partitions = getattr(summary, "partitions", 0)
+    if partitions:
+        table.add_row(
+            "partitions",
+            f"{partitions:,} ({summary.partitions_reused:,} reused from earlier runs)",
+        )
+        table.add_row("cluster", summary.cluster)
+        table.add_row("failed reads", f"{summary.failures:,}")
     table.add_row("time", f"{summary.seconds:.1f} s")
     table.add_row("output", str(summary.output))
+    if getattr(summary, "failures_output", None):
+        table.add_row("failures table", summary.failures_output)
     out.print(table)
+
+
+class _RunProgress:
+    """A rich progress line for ``geofeat run``: partitions, points, reads, bytes."""
+
+    def __init__(self) -> None:
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.bar = Progress(
+            TextColumn("partitions {task.completed:,.0f}/{task.total:,.0f}"),
+            BarColumn(),
+            TextColumn("{task.fields[detail]}"),
+            TimeElapsedColumn(),
+            console=console,
+        )
+        self.task = None
+        self.dashboard_shown = False
+
+    def __call__(self, state) -> None:
+        if state.dashboard and not self.dashboard_shown:
+            console.print(f"Dask dashboard: {state.dashboard}", highlight=False)
+            self.dashboard_shown = True
+        detail = (
+            f"points {state.points_done:,}/{state.points:,} · reads "
+            f"{state.reads.windows:,} · {state.reads.bytes / 1e6:,.1f} MB"
+        )
+        if self.task is None:
+            self.bar.start()
+            self.task = self.bar.add_task("run", total=state.partitions, detail=detail)
+        self.bar.update(self.task, completed=state.partitions_done, detail=detail)
+
+    def stop(self) -> None:
+        if self.task is not None:
+            self.bar.stop()
 
 
 @app.command()
@@ -90,16 +134,55 @@ def run(
     output: Annotated[
         Optional[str], typer.Option(help="Output Parquet; overrides the spec's 'output'.")
     ] = None,
+    cluster: Annotated[
+        Optional[str],
+        typer.Option(
+            help="local, threads, processes, synchronous, kubernetes or a scheduler "
+            "address (tcp://host:8786); overrides the spec's 'cluster'."
+        ),
+    ] = None,
+    restart: Annotated[
+        bool,
+        typer.Option(
+            "--restart", help="Discard partitions stored by earlier runs; start over."
+        ),
+    ] = False,
+    strict: Annotated[
+        bool,
+        typer.Option("--strict", help="Fail the run if any point's reads failed."),
+    ] = False,
     log_level: LogLevel = "INFO",
 ) -> None:
-    """Compute the spec's features for every point and write one table."""
-    _configure_logging(log_level)
-    from geofeat.job import run as run_job
+    """Compute the spec's features for every point and write one table.
 
+    Interrupted runs resume: running the same command again computes only the
+    partitions that were not finished.
+    """
+    _configure_logging(log_level)
+    from geofeat.cluster import parse_cluster
+    from geofeat.job import run as run_job
+    from geofeat.spec import load_spec
+
+    progress = _RunProgress()
     try:
-        result = run_job(spec, points=points, output=output)
+        job = load_spec(spec, points=points, output=output)
+        chosen = parse_cluster(cluster, job.cluster) if cluster else None
+        result = run_job(
+            job,
+            cluster=chosen,
+            restart=restart,
+            strict=strict,
+            keep_table=False,
+            progress=progress,
+        )
     except (GeofeatError, OSError) as err:
+        progress.stop()
         _fail(err, log_level)
+    except KeyboardInterrupt:
+        progress.stop()
+        console.print("[bold red]interrupted[/]: run the same command to resume")
+        raise typer.Exit(code=130) from None
+    progress.stop()
     print_summary(result.summary)
 
 
