@@ -90,8 +90,14 @@ _WGS84 = CRS.from_epsg(4326).to_wkt()
 
 
 def open_raster(href: str):
-    """Open a raster for reading: the one place every read opens a file."""
-    return rasterio.open(href)
+    """Open a raster for reading: the one place every read opens a file.
+
+    URLs that need a token (Planetary Computer blob storage) are signed here, on
+    the worker at read time, and signed again once if refused with HTTP 403.
+    """
+    from geofeat.catalog.signing import open_signed
+
+    return open_signed(href)
 
 
 def _check_crs(asset: Asset, ds) -> None:
@@ -233,7 +239,9 @@ def read_taps(
             else:
                 taps = nearest_taps(u, v)
             values = read_pixels(ds, taps.rows, taps.cols, _nodata(asset, ds), stats)
-            cx, cy = ds.transform * (taps.cols + 0.5, taps.rows + 0.5)
+            t = ds.transform
+            cx = t.a * (taps.cols + 0.5) + t.b * (taps.rows + 0.5) + t.c
+            cy = t.d * (taps.cols + 0.5) + t.e * (taps.rows + 0.5) + t.f
     except rasterio.errors.RasterioIOError as err:
         raise ReadError(
             f"cannot read asset {asset.key!r} at {asset.href}: {err}"

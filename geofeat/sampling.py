@@ -24,7 +24,8 @@ Rules
     value is missing. A point exactly on a pixel centre takes that pixel alone.
 ``buffer``
     Every pixel whose centre lies within ``radius`` (CRS units, metres for
-    UTM) of the point, distance ``<= radius``; their valid values are reduced
+    UTM) of the point, distance ``<= radius`` (to a relative tolerance of
+    :data:`EDGE_TOLERANCE`); their valid values are reduced
     by ``mean`` or ``median``. A radius smaller than the distance to the
     nearest centre falls back to the ``nearest`` rule.
 """
@@ -102,7 +103,7 @@ def buffer_taps(
     # Distance from the point to each centre, in units of the radius.
     du = (col + 0.5 - u[:, None]) / radius_cols
     dv = (row + 0.5 - v[:, None]) / radius_rows
-    inside = du * du + dv * dv <= 1.0 + 1e-12
+    inside = du * du + dv * dv <= 1.0 + EDGE_TOLERANCE
     weight = inside.astype("float64")
     # A radius smaller than the distance to every centre: the nearest rule.
     none = ~inside.any(axis=1)
