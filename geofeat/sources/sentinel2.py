@@ -25,7 +25,9 @@ view of the scene read from its overviews. An interpretation is consistent when
   bands over water, SCL 6), which are below 0.1 reflectance in nature, have a
   median below :data:`DARK_MAX`.
 
-The rule's interpretation is kept when consistent; otherwise the other one
+The dark test is made only for items that can carry the offset (baseline
+04.00 or later, or no baseline and acquired from 2022-01-25). The rule's
+interpretation is kept when consistent; otherwise the other one
 (offset or no offset; considered only for items that can carry the offset,
 baseline 04.00 or later) is taken when it is consistent; otherwise the scene is
 set aside with the reason. With fewer than :data:`MIN_PIXELS` pixels for a test
@@ -181,6 +183,7 @@ def judge(
     scale: float,
     offset: float,
     alternatives: tuple[float, ...],
+    shift_possible: bool = True,
 ) -> tuple[float | None, str]:
     """Check an offset against pixels; the offset to use (None: set aside) and why.
 
@@ -194,12 +197,15 @@ def judge(
         The rule's radiometry: reflectance = DN * scale + offset.
     alternatives
         Other offsets the item could have, tried in order when the rule's fails.
+    shift_possible
+        Whether the item can carry the +1000 DN shift (baseline 04.00 or
+        later); only then is the dark-pixel test made.
     """
     land = np.isin(scl, LAND_SCL)
     dark = {
         band: (scl == VEGETATION_SCL) if band in VISIBLE else (scl == WATER_SCL)
         for band in dns
-        if band in VISIBLE | INFRARED
+        if shift_possible and band in VISIBLE | INFRARED
     }
     land_dn = np.concatenate([dn[land & np.isfinite(dn)] for dn in dns.values()])
     dark_dn = np.concatenate(
@@ -344,7 +350,8 @@ class Sentinel2L2A:
                 for band in bands:
                     pools[band].append(views[band].ravel())
         alternatives = ()
-        if _may_carry_offset(scene):
+        shift_possible = _may_carry_offset(scene)
+        if shift_possible:
             alternatives = tuple(o for o in (0.0, OFFSET) if o != asset.offset)
         offset, note = judge(
             np.concatenate(scl),
@@ -352,6 +359,7 @@ class Sentinel2L2A:
             asset.scale,
             asset.offset,
             alternatives,
+            shift_possible,
         )
         if offset is None:
             logger.warning("scene %s %s", scene.id, note)
