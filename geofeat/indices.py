@@ -32,6 +32,12 @@ SENTINEL2_SYMBOLS = {
 }
 
 
+#: Constants that differ from spyndex's shared defaults for one index. spyndex
+#: has one ``L`` for every index, 1.0 (EVI's canopy background term); SAVI is
+#: defined with L = 0.5 (Huete 1988), the value users compare against.
+CONSTANT_OVERRIDES = {"SAVI": {"L": 0.5}}
+
+
 @lru_cache(maxsize=None)
 def _catalogue():
     import spyndex
@@ -77,16 +83,21 @@ def _key(name: str) -> str:
 def compute_index(name: str, reflectance: dict[str, np.ndarray]) -> np.ndarray:
     """Evaluate an index on reflectances keyed by canonical band name.
 
-    Constants (``L``, ``g``, ``C1``...) take spyndex's defaults.
+    Constants (``L``, ``g``, ``C1``...) take spyndex's defaults, except those
+    in :data:`CONSTANT_OVERRIDES` (SAVI's L = 0.5).
     """
     spyndex = _catalogue()
     key = _key(name)
     params = {}
     for symbol in spyndex.indices[key].bands:
         if symbol in SENTINEL2_SYMBOLS:
-            params[symbol] = np.asarray(reflectance[SENTINEL2_SYMBOLS[symbol]], "float64")
+            params[symbol] = np.asarray(
+                reflectance[SENTINEL2_SYMBOLS[symbol]], "float64"
+            )
         else:
-            params[symbol] = spyndex.constants[symbol].default
+            params[symbol] = CONSTANT_OVERRIDES.get(key, {}).get(
+                symbol, spyndex.constants[symbol].default
+            )
     with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)
         value = np.asarray(spyndex.computeIndex(key, params=params), dtype="float64")
