@@ -179,6 +179,8 @@ def plan_scene_feature(
     items, n_searches = _search(catalog, feature, points, start, end)
 
     scenes = sorted((product.scene(item) for item in items), key=lambda s: s.rank)
+    if hasattr(product, "check_scenes"):
+        product.check_scenes(feature, scenes)  # a missing layer is not worth retrying
     footprints = {item.id: item for item in items}
     tasks = []
     served = np.zeros(len(points), bool)

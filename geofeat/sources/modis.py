@@ -415,6 +415,31 @@ class ModisLst:
         band_of(feature)
         quality_rule(feature.quality, MOD11_LAYOUT)
 
+    def check_scenes(self, feature: SceneFeature, scenes: list[Scene]) -> None:
+        """Refuse, before any read, scenes lacking a layer the feature needs.
+
+        Raises
+        ------
+        ConfigError
+            Some scenes have no QC layer (or no band) for the feature.
+        """
+        needed = self.assets(feature)
+        lacking = [s for s in scenes if not set(needed) <= set(s.assets)]
+        if not lacking:
+            return
+        missing = sorted(set(needed) - set(lacking[0].assets))
+        qc_only = set(missing) <= set(QC_BANDS)
+        raise ConfigError(
+            f"feature {feature.name!r}: {len(lacking)} of {len(scenes)} scene(s) "
+            f"(e.g. {lacking[0].id!r}) have no {missing} layer; "
+            + (
+                "the catalogue has no QC for them (an AppEEARS export made without "
+                "QC layers?); set quality: none to use the band without QC"
+                if qc_only
+                else f"use a band every scene has: {sorted(lacking[0].assets)}"
+            )
+        )
+
     def assets(self, feature: SceneFeature) -> tuple[str, ...]:
         band = band_of(feature)
         if quality_rule(feature.quality) is None:
