@@ -56,8 +56,8 @@ class ChipGrid:
     @property
     def bounds(self) -> tuple[float, float, float, float]:
         """(minx, miny, maxx, maxy) in CRS units."""
-        left, top = self.transform * (0, 0)
-        right, bottom = self.transform * (self.width, self.height)
+        left, top = self.transform @ (0, 0)
+        right, bottom = self.transform @ (self.width, self.height)
         return min(left, right), min(top, bottom), max(left, right), max(top, bottom)
 
 
@@ -74,7 +74,7 @@ def native_grid(
     x, y = _point_in(crs, lon, lat)
     row, col = pixel_of(transform, np.array([x]), np.array([y]))
     height, width = size
-    origin = transform * Affine.translation(
+    origin = transform @ Affine.translation(
         int(col[0]) - width // 2, int(row[0]) - height // 2
     )
     return ChipGrid(crs, origin, height, width)
@@ -88,7 +88,7 @@ def aligned_grid(
     base = Affine(resolution, 0, 0, 0, -resolution, 0)
     row, col = pixel_of(base, np.array([x]), np.array([y]))
     height, width = size
-    origin = base * Affine.translation(
+    origin = base @ Affine.translation(
         int(col[0]) - width // 2, int(row[0]) - height // 2
     )
     return ChipGrid(crs, origin, height, width)
@@ -107,7 +107,7 @@ def margin(
         bounds = rasterio.warp.transform_bounds(grid.crs, crs, *bounds)
     inverse = ~transform
     cols, rows = zip(
-        *(inverse * (x, y) for x in bounds[0::2] for y in bounds[1::2]), strict=True
+        *(inverse @ (x, y) for x in bounds[0::2] for y in bounds[1::2]), strict=True
     )
     height, width = shape
     return float(min(min(rows), min(cols), height - max(rows), width - max(cols)))
@@ -146,8 +146,8 @@ def read_band(
     out = np.full((grid.height, grid.width), np.nan)
     if _same_pixels(ds, grid):
         # The file pixel holding the centre of the chip's upper-left pixel.
-        cx, cy = grid.transform * (0.5, 0.5)
-        col, row = ~ds.transform * (cx, cy)
+        cx, cy = grid.transform @ (0.5, 0.5)
+        col, row = ~ds.transform @ (cx, cy)
         row0 = int(np.floor(row + _PIXEL_TOLERANCE))
         col0 = int(np.floor(col + _PIXEL_TOLERANCE))
         r0, c0 = max(row0, 0), max(col0, 0)
