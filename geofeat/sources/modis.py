@@ -30,7 +30,8 @@ QC 0 means "good", never no-data.
 Grid. MODIS tiles are on a sinusoidal projection of a *sphere* of radius
 6371007.181 m. Pixels are located with the CRS the file declares; an item that
 declares a sinusoidal CRS on any other figure (WGS84's ellipsoid puts points
-kilometres off at mid latitudes) is refused.
+kilometres off at mid latitudes) is refused, and so is a job whose first file
+among items declaring no CRS is such a file.
 
 Time. An 8-day composite covers ``[start, end)``, whole UTC days: the item's
 ``start_datetime`` and its ``end_datetime`` rounded up to the next midnight
@@ -329,6 +330,25 @@ def _short_name(item: pystac.Item) -> str:
     return "MYD11" if platform == "aqua" else "MOD11"  # family only: QC layout known
 
 
+def _check_file_crs(scenes: list[Scene], key: str) -> None:
+    """Check the CRS of one file among scenes whose items declare none.
+
+    One header read per plan, not per scene: files of one catalogue are written
+    alike, and a wrong figure shows in the first.
+    """
+    undeclared = [s for s in scenes if s.crs is None and key in s.assets]
+    if not undeclared:
+        return
+    href = undeclared[0].assets[key].href
+    try:
+        with rasterio.open(href) as ds:
+            crs = ds.crs
+    except rasterio.errors.RasterioIOError:
+        return  # the read itself reports an unreadable file, per point
+    if crs is not None:
+        check_sinusoidal(crs, f"file {href}")
+
+
 class ModisLst:
     """MODIS land surface temperature and emissivity (MOD11/MYD11, 061)."""
 
@@ -426,6 +446,7 @@ class ModisLst:
         needed = self.assets(feature)
         lacking = [s for s in scenes if not set(needed) <= set(s.assets)]
         if not lacking:
+            _check_file_crs(scenes, needed[0])
             return
         missing = sorted(set(needed) - set(lacking[0].assets))
         qc_only = set(missing) <= set(QC_BANDS)

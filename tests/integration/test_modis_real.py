@@ -21,7 +21,7 @@ from pyproj import CRS, Transformer
 from rasterio.transform import Affine
 
 import geofeat
-from geofeat.errors import AvailabilityError, ConfigError
+from geofeat.errors import AvailabilityError, ConfigError, ReadError
 from geofeat.sources.appeears import build_appeears_catalog
 from geofeat.sources.modis import BANDS, MODIS_SPHERE_RADIUS, decode
 from geofeat.sources.modis_qc import MOD11_LAYOUT
@@ -466,3 +466,44 @@ def test_geofeat_run_cli(
         assert row["lst_day"] == pytest.approx(np.mean(valid), abs=1e-9)
     meta = pq.read_schema(tmp_path / "features.parquet").metadata
     assert b'"units": "celsius"' in meta[b"geofeat:spec"]
+
+
+def test_file_on_the_wgs84_sinusoidal_is_refused(tmp_path: Path) -> None:
+    """An item declaring no CRS, whose file is on WGS84's sinusoidal: refused."""
+    transform = Affine(926.625433, 0, 1111950.519767, 0, -926.625433, 2223901.039533)
+    path = tmp_path / "LST_Day_1km.tif"
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        width=2,
+        height=2,
+        count=1,
+        dtype="uint16",
+        crs=CRS("ESRI:54008").to_wkt(),
+        transform=transform,
+        nodata=0,
+    ) as ds:
+        ds.write(np.full((2, 2), 15000, "uint16"), 1)
+    item = pystac.Item(
+        id="MOD11A2.A2024017.h19v07.061",
+        geometry=None,
+        bbox=None,
+        datetime=None,
+        properties={
+            "start_datetime": "2024-01-17T00:00:00Z",
+            "end_datetime": "2024-01-24T23:59:59Z",
+        },
+    )
+    item.add_asset("LST_Day_1km", pystac.Asset(href=str(path)))
+    catalog = _save(tmp_path / "cat", "MOD11A2.061", [item])
+    with pytest.raises(
+        ReadError, match=r"file .*LST_Day_1km.tif declares a sinusoidal"
+    ):
+        run_points(
+            tmp_path,
+            catalog,
+            [("p", 10.5, 19.5, "2024-01-25")],
+            quality="none",
+            window={"before": "8d"},
+        )
