@@ -219,6 +219,40 @@ def chips(
 
 
 @app.command()
+def krige(
+    spec: Annotated[Path, typer.Argument(help="The kriging spec (YAML).")],
+    output: Annotated[
+        Optional[str],
+        typer.Option(help="Zarr store, .parquet or .csv; overrides the spec's 'output'."),
+    ] = None,
+    log_level: LogLevel = "INFO",
+) -> None:
+    """Krige point samples onto a grid: estimate and variance to Zarr or a table."""
+    _configure_logging(log_level)
+    from geofeat.krige import krige as run_krige
+
+    try:
+        result = run_krige(spec, output=output)
+    except (GeofeatError, OSError) as err:
+        _fail(err, log_level)
+    model = result.variogram
+    table = Table(title="geofeat krige", show_header=False)
+    table.add_row("samples", f"{len(result.samples):,}")
+    table.add_row(
+        "variogram",
+        f"{model.model}: nugget {model.nugget:.4g}, psill {model.psill:.4g}, "
+        f"range {model.range:.4g}",
+    )
+    table.add_row("cells", ", ".join(f"{k} {v:,}" for k, v in result.counts.items()))
+    if result.crossval is not None:
+        cv = result.crossval
+        table.add_row("cross-validation", f"ME {cv.me:.4g}, RMSE {cv.rmse:.4g}, MSDR {cv.msdr:.3f}")
+    table.add_row("time", f"{result.seconds:.1f} s")
+    table.add_row("output", "\n".join(result.outputs))
+    out.print(table)
+
+
+@app.command()
 def demo(
     folder: Annotated[
         Path, typer.Option("--folder", help="Where to build the demo catalogue and output.")
