@@ -6,6 +6,7 @@ import logging
 
 import numpy as np
 
+from geofeat.errors import ConfigError
 from geofeat.krige.variogram import EmpiricalVariogram, VariogramModel
 
 logger = logging.getLogger(__name__)
@@ -15,7 +16,13 @@ MAX_MAP_CELLS = 2000
 
 
 def _pyplot():
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError as err:
+        raise ConfigError(
+            "map: PNG maps need matplotlib, which is not installed; "
+            "pip install matplotlib, or remove 'map' from the spec"
+        ) from err
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
