@@ -243,7 +243,8 @@ class ReplayServer:
                 for item in self._read(page)["features"]:
                     items.setdefault(item["id"], item)
         if self.catalogue == "planetary-computer":
-            name = "planetary-computer/items_sentinel-2-l2a_2024-04-19_stac-geoparquet.json"
+            name = "planetary-computer/items_sentinel-2-l2a_2024-04-19"
+            name += "_stac-geoparquet.json"
             for item in self._read(name):
                 items.setdefault(item["id"], item)
         return list(items.values())
@@ -401,6 +402,7 @@ class ReplayServer:
             def _send(self, status, payload=b"", ctype="application/json", headers=()):
                 if isinstance(payload, (dict, list)):
                     payload = json.dumps(payload).encode()
+                self.logged.status = status  # before the client can see it
                 self.send_response(status)
                 self.send_header("Content-Type", ctype)
                 self.send_header("Content-Length", str(len(payload)))
@@ -409,7 +411,6 @@ class ReplayServer:
                 self.end_headers()
                 if self.command != "HEAD":
                     self.wfile.write(payload)
-                server.requests[-1].status = status
 
             def _fault(self, path) -> bool:
                 with server._lock:
@@ -453,11 +454,11 @@ class ReplayServer:
             def _route(self, body):
                 parts = urlsplit(self.path)
                 path, query = parts.path, parse_qs(parts.query)
-                server.requests.append(
-                    Logged(
-                        self.command, path, {k: v[-1] for k, v in query.items()}, body
-                    )
+                self.logged = Logged(
+                    self.command, path, {k: v[-1] for k, v in query.items()}, body
                 )
+                with server._lock:
+                    server.requests.append(self.logged)
                 if self._fault(path):
                     return
                 api = urlsplit(server.url).path

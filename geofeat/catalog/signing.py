@@ -135,18 +135,21 @@ def open_signed(href: str, signer: str | None = None):
         with rasterio.open(href) as ds:
             yield ds
         return
-    try:
-        ds = rasterio.open(chosen.sign(href))
-    except rasterio.errors.RasterioIOError as err:
-        if not is_forbidden(err):
-            raise type(err)(redact(err)) from None
-        logger.info(
-            "read of %s refused (HTTP 403): signing again with a new token",
-            href.split("?")[0],
-        )
+    # A signed blob has no sidecar files, and listing its folder with the
+    # file's token appended is refused: skip GDAL's directory listing.
+    with rasterio.Env(GDAL_DISABLE_READDIR_ON_OPEN="EMPTY_DIR"):
         try:
-            ds = rasterio.open(chosen.sign(href, refresh=True))
-        except rasterio.errors.RasterioIOError as again:
-            raise type(again)(redact(again)) from None
-    with ds:
-        yield ds
+            ds = rasterio.open(chosen.sign(href))
+        except rasterio.errors.RasterioIOError as err:
+            if not is_forbidden(err):
+                raise type(err)(redact(err)) from None
+            logger.info(
+                "read of %s refused (HTTP 403): signing again with a new token",
+                href.split("?")[0],
+            )
+            try:
+                ds = rasterio.open(chosen.sign(href, refresh=True))
+            except rasterio.errors.RasterioIOError as again:
+                raise type(again)(redact(again)) from None
+        with ds:
+            yield ds
