@@ -342,7 +342,8 @@ def _records_table(records: list[dict], dates: int) -> tuple[dict, np.ndarray]:
     ):
         values = [r[name] for r in records]
         if name.startswith("acquired"):
-            array = np.array(values, dtype="datetime64[ns]")
+            flat = pd.DatetimeIndex([t for row in values for t in row])
+            array = flat.to_numpy("datetime64[ns]").reshape(len(values), -1)
         elif name == "scenes":
             array = np.array(values, dtype=object)
         else:
