@@ -123,11 +123,16 @@ def plan_rainfall_feature(
     feature: RainfallFeature, points: Points, resolve=lambda p: p
 ) -> FeaturePlan:
     """Locate points, group them by pixel tile and span, build the read tasks."""
+    if len(points) == 0:
+        empty = dask.delayed(assemble, pure=True)(feature, 0, [], [])
+        return FeaturePlan(name=f"{feature.name}_t0", result=empty)
     source = open_source(feature.source, resolve)
-    info = source.describe()
     size, count = feature.windows.size.days, feature.windows.count
     end = to_days(points.day.values) + (1 if feature.windows.include_date else 0)
     begin = end - size * count
+    # Sources split over catalogue items are described for the points' extent.
+    bbox = (points.lon.min(), points.lat.min(), points.lon.max(), points.lat.max())
+    info = source.describe(bbox, int(begin.min()), int(end.max()))
 
     row, col = info.grid.locate(points.lon, points.lat)
     inside = row >= 0

@@ -352,7 +352,7 @@ class CubeSource:
             stamps = stamps - np.timedelta64(int(step * 1e9), "ns")
         return to_days(stamps)
 
-    def describe(self) -> SourceInfo:
+    def describe(self, bbox=None, start=None, end=None) -> SourceInfo:
         """Grid and days covered, from the cube's coordinates (no data read)."""
         da = self.open()
         tdim, ydim, xdim = _dims(da)
@@ -488,7 +488,7 @@ class BandRasterSource:
             raise ConfigError(f"raster {self.url}: band dates are not increasing")
         return days
 
-    def describe(self) -> SourceInfo:
+    def describe(self, bbox=None, start=None, end=None) -> SourceInfo:
         with rasterio.open(self.url) as ds:
             days = self._days(ds)
             grid = _raster_grid(ds)
@@ -534,7 +534,7 @@ class DailyRasterSource:
         stamp = pd.Timestamp(np.datetime64(int(day), "D"))
         return self.url.format(date=stamp)
 
-    def describe(self) -> SourceInfo:
+    def describe(self, bbox=None, start=None, end=None) -> SourceInfo:
         first = int(to_days(np.datetime64(self.start)))
         if self.end is not None:
             end = int(to_days(np.datetime64(self.end))) + 1
@@ -559,7 +559,11 @@ class DailyRasterSource:
         for day in range(start, end):
             href = self.href(day)
             try:
-                with rasterio.open(href) as ds:
+                # One file per day and no sidecars: do not list each day's folder.
+                with (
+                    rasterio.Env(GDAL_DISABLE_READDIR_ON_OPEN="EMPTY_DIR"),
+                    rasterio.open(href) as ds,
+                ):
                     stats.assets += 1
                     nodata = self.nodata if self.nodata is not None else ds.nodata
                     picked = _read_window(ds, [1], rows, cols, nodata, stats)
@@ -595,6 +599,6 @@ def open_source(spec: PrecipitationSource, resolve=lambda p: p):
         return DailyRasterSource(
             url, spec.start, spec.end, spec.units or "mm", spec.nodata
         )
-    from geofeat.sources.stac_zarr import StacZarrSource
+    from geofeat.sources.precipitation_stac import StacZarrSource
 
     return StacZarrSource.from_spec(spec, url)

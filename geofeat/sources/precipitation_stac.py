@@ -1,0 +1,156 @@
+"""Precipitation cubes split over STAC items, one Zarr asset per item.
+
+ERA5 on Planetary Computer is laid out this way: one item per month, each with a
+Zarr asset per variable (hourly accumulations in metres, stamped at the end of
+each hour). A read searches the items overlapping its span, reads the steps of
+each, and only then sums them into UTC days, so a day whose last hour sits in the
+next month's item is still whole.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import numpy as np
+import pystac
+
+from geofeat.catalog.base import Search, open_catalog
+from geofeat.errors import ConfigError, SearchError
+from geofeat.read import ReadStats
+from geofeat.sources.precipitation import (
+    DAYS_PER_BLOCK,
+    CubeSource,
+    SourceInfo,
+    daily_totals,
+    to_days,
+)
+from geofeat.spec import CatalogSpec, PrecipitationSource
+
+logger = logging.getLogger(__name__)
+
+_WORLD = (-180.0, -90.0, 180.0, 90.0)
+
+
+def _day_datetime(day: int) -> datetime:
+    return datetime(1970, 1, 1) + timedelta(days=int(day))
+
+
+@dataclass(frozen=True)
+class StacZarrSource:
+    """Items of ``collection`` at the STAC catalogue ``url``, Zarr asset ``asset``."""
+
+    url: str
+    collection: str
+    asset: str
+    variable: str | None = None
+    units: str | None = None
+    timestamp: str = "start"
+    query: tuple[tuple[str, object], ...] = ()
+    """Item properties that must match (``era5:kind`` = ``fc``)."""
+    sign: str | None = None
+
+    @classmethod
+    def from_spec(cls, spec: PrecipitationSource, url: str) -> StacZarrSource:
+        if spec.collection is None or spec.asset is None:
+            raise ConfigError(
+                "a stac-zarr source needs 'collection' and 'asset' (the STAC "
+                "collection id and the key of the Zarr asset to read)"
+            )
+        query = tuple(sorted((spec.query or {}).items()))
+        return cls(
+            url,
+            spec.collection,
+            spec.asset,
+            spec.variable,
+            spec.units,
+            spec.timestamp,
+            query,
+            spec.sign,
+        )
+
+    def items(self, start: int, end: int, bbox=_WORLD) -> list[pystac.Item]:
+        """Items overlapping days ``[start, end)`` (a day's margin either side)."""
+        catalog = open_catalog("precipitation", CatalogSpec(url=self.url))
+        found = catalog.search(
+            Search(
+                collection=self.collection,
+                bbox=tuple(bbox),
+                start=_day_datetime(start - 1),
+                end=_day_datetime(end + 1),
+            )
+        )
+        wanted = dict(self.query)
+        found = [
+            item
+            for item in found
+            if all(item.properties.get(k) == v for k, v in wanted.items())
+            and self.asset in item.assets
+        ]
+        if self.sign == "planetary-computer":
+            import planetary_computer
+
+            found = [planetary_computer.sign(item) for item in found]
+        return sorted(
+            found, key=lambda item: item.datetime or item.common_metadata.start_datetime
+        )
+
+    def cube(self, item: pystac.Item) -> CubeSource:
+        """The item's Zarr asset as a cube source (open options from xarray-assets)."""
+        asset = item.assets[self.asset]
+        open_kwargs = dict(asset.extra_fields.get("xarray:open_kwargs") or {})
+        storage = dict(asset.extra_fields.get("xarray:storage_options") or {})
+        storage.update(open_kwargs.pop("storage_options", None) or {})
+        open_kwargs = {k: v for k, v in open_kwargs.items() if k != "chunks"}
+        open_kwargs.setdefault("engine", "zarr")
+        return CubeSource(
+            asset.href, self.variable, self.units, self.timestamp, storage, open_kwargs
+        )
+
+    def describe(self, bbox=_WORLD, start: int | None = None, end: int | None = None):
+        """Grid of the first item found, days covered by the items found."""
+        if start is None or end is None:
+            raise ConfigError("a stac-zarr source is described for a span of days")
+        found = self.items(start, end, bbox)
+        if not found:
+            raise SearchError(
+                f"no item of {self.collection!r} at {self.url} with asset "
+                f"{self.asset!r} overlaps the points' days; check the source's "
+                "collection, asset and query"
+            )
+        first = self.cube(found[0]).describe()
+        days = [first.first_day, first.end_day]
+        for item in found[1:]:
+            meta = item.common_metadata
+            lo = meta.start_datetime or item.datetime
+            hi = meta.end_datetime or item.datetime
+            days += [
+                int(to_days(np.datetime64(lo.replace(tzinfo=None)))),
+                int(to_days(np.datetime64(hi.replace(tzinfo=None)))) + 1,
+            ]
+        return SourceInfo(first.grid, min(days), max(days), first.tile)
+
+    def read(
+        self, rows: np.ndarray, cols: np.ndarray, start: int, end: int, stats: ReadStats
+    ) -> np.ndarray:
+        """mm per UTC day ``(n_pixels, end - start)``, across item boundaries."""
+        out = np.full((rows.size, end - start), np.nan)
+        cubes = [self.cube(item) for item in self.items(start, end)]
+        for b0 in range(start, end, DAYS_PER_BLOCK):
+            b1 = min(b0 + DAYS_PER_BLOCK, end)
+            times, amounts, step = [], [], None
+            for cube in cubes:
+                t, a, s = cube.read_steps(rows, cols, b0, b1, stats)
+                times.append(t)
+                amounts.append(a)
+                step = step or s
+            if step is None:
+                continue
+            t = np.concatenate(times)
+            a = np.concatenate(amounts)
+            t, first = np.unique(t, return_index=True)  # items may share a stamp
+            out[:, b0 - start : b1 - start] = daily_totals(
+                t, a[first], step, self.timestamp, b0, b1 - b0
+            )
+        return out
