@@ -507,3 +507,55 @@ def test_file_on_the_wgs84_sinusoidal_is_refused(tmp_path: Path) -> None:
             quality="none",
             window={"before": "8d"},
         )
+
+
+MOD11B2 = "modis/hdf4_mod11b2_006_h14v04_2017-01-01"
+MOD11B2_STEM = "MOD11B2.A2017001.h14v04.006.2017013155631_"
+
+
+def _mod11b2(shared_data: Path, layer: str) -> tuple[np.ndarray, Affine, float | None]:
+    with rasterio.open(shared_data / MOD11B2 / f"{MOD11B2_STEM}{layer}.tif") as ds:
+        return ds.read(1), ds.transform, ds.nodata
+
+
+@pytest.mark.parametrize("when", ["Day", "Night"])
+def test_mod11b2_day_and_night_qc(shared_data: Path, tmp_path: Path, when) -> None:
+    """The real 8-day 6 km tile, whose QC files declare nodata 0: QC 0 pixels keep
+    their LST under ``good``; QC 0 over fill stays invalid; QC 65 needs ``produced``.
+    Whole arrays: ``good`` keeps exactly the pixels with mandatory bits 0 and a DN."""
+    lst, transform, _ = _mod11b2(shared_data, f"LST_{when}_6km")
+    qc, _, qc_nodata = _mod11b2(shared_data, f"QC_{when}")
+    assert qc_nodata == 0
+    band = BANDS[f"LST_{when}_6km"]
+    _, valid = decode(band, lst, qc, quality="good")
+    assert valid.sum() == ((qc & 3 == 0) & (lst >= 7500)).sum() > 300
+
+    good = tuple(np.argwhere((qc == 0) & (lst > 0))[0])
+    good_fill = tuple(np.argwhere((qc == 0) & (lst == 0))[0])
+    other = tuple(np.argwhere((qc == 65) & (lst > 0))[0])
+    item = pystac.Item(
+        id="MOD11B2.A2017001.h14v04.006",
+        geometry=None,
+        bbox=None,
+        datetime=None,
+        properties={
+            "start_datetime": "2017-01-01T00:00:00Z",
+            "end_datetime": "2017-01-08T23:59:59Z",
+        },
+    )
+    for layer in (f"LST_{when}_6km", f"QC_{when}"):
+        href = str(shared_data / MOD11B2 / f"{MOD11B2_STEM}{layer}.tif")
+        item.add_asset(layer, pystac.Asset(href=href))
+    catalog = _save(tmp_path / "cat", "MOD11B2.006", [item])
+    rows = [
+        (name, *_lonlat_of_pixel(transform, *pixel), "2017-01-09")
+        for name, pixel in (("good", good), ("fill", good_fill), ("other", other))
+    ]
+    kw = dict(collection="MOD11B2.006", band=f"LST_{when}_6km", window={"before": "8d"})
+    strict = run_points(tmp_path, catalog, rows, quality="good", **kw).table["lst"]
+    loose = run_points(tmp_path, catalog, rows, quality="produced", **kw).table["lst"]
+    nan = np.nan
+    np.testing.assert_allclose(strict, [lst[good] * 0.02, nan, nan], rtol=0, atol=1e-9)
+    np.testing.assert_allclose(
+        loose, [lst[good] * 0.02, nan, lst[other] * 0.02], rtol=0, atol=1e-9
+    )
