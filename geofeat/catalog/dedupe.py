@@ -4,10 +4,11 @@ Two kinds of duplicates reach a client:
 
 1. **Same id** (an item on two pages, when the catalogue changes while it is
    paged, or found by two searches): the first one received is kept.
-2. **Same scene published twice**: same collection, same tile and same acquisition
-   datetime, different ids (a reprocessing published beside the original, e.g.
-   Earth Search ``..._0_L2A`` and ``..._1_L2A``, or a Planetary Computer id with a
-   newer processing time). One is kept: the newest processing baseline
+2. **Same scene published twice**: same collection, platform, tile and acquisition
+   datetime (start datetime for composites), different ids: a reprocessing
+   published beside the original, e.g. Earth Search ``..._0_L2A`` and
+   ``..._1_L2A``, or a Planetary Computer id with a newer processing time. One is
+   kept: the newest processing baseline
    (``s2:processing_baseline``), then the latest ``s2:generation_time``, then the
    latest ``updated``/``created``, then the largest id.
 
@@ -53,7 +54,8 @@ def _scene_key(item: dict) -> tuple | None:
     when = props.get("datetime") or props.get("start_datetime")
     if tile is None or when is None:
         return None
-    return (item.get("collection"), tile, when)
+    platform = str(props.get("platform") or "").lower()
+    return (item.get("collection"), platform, tile, when)
 
 
 def _newest_first(item: dict) -> tuple:
