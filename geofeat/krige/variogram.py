@@ -161,6 +161,11 @@ def fit_variogram(
     lag, gamma = empirical.lag, empirical.gamma
     weight = np.sqrt(empirical.pairs / lag**2)
     top = float(gamma.max())
+    if top <= 0:
+        raise ConfigError(
+            "the empirical variogram is flat at zero (are all values equal?); give "
+            "variogram.model with psill and range instead of fit"
+        )
 
     def residual(p: np.ndarray) -> np.ndarray:
         return weight * (
