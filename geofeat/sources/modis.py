@@ -131,6 +131,7 @@ COLLECTION_PRODUCTS: dict[str, tuple[str, ...]] = {
 }
 _SHORT_NAME = re.compile(r"(M[OY]D11[AB]\d)", re.IGNORECASE)
 _TILE = re.compile(r"\b(h\d\dv\d\d)\b")
+#: HDF-EOS grid of each product's bands (used only with a GDAL that has HDF4).
 _HDF4_GRIDS = {
     "MOD11A2": "MODIS_Grid_8Day_1km_LST",
     "MYD11A2": "MODIS_Grid_8Day_1km_LST",
@@ -276,7 +277,8 @@ def _hdf4_assets(item: pystac.Item, href: str, short_name: str) -> dict[str, str
             "MODIS_Grid_8Day_1km_LST:LST_Day_1km' LST_Day_1km.tif"
         )
     grid = _HDF4_GRIDS.get(short_name, "MODIS_Grid_8Day_1km_LST")
-    keys = (*BANDS, *QC_BANDS)
+    other_size = "_1km" if short_name.endswith("B2") else "_6km"
+    keys = (*(k for k in BANDS if not k.endswith(other_size)), *QC_BANDS)
     return {key: f'HDF4_EOS:EOS_GRID:"{href}":{grid}:{key}' for key in keys}
 
 
