@@ -72,6 +72,10 @@ def open_catalog(name: str, spec: CatalogSpec | None, resolve=lambda p: p) -> Ca
     if "://" not in path and not Path(path).exists():
         raise ConfigError(
             f"catalog {name!r}: {path!r} does not exist; give the path of a static "
-            "catalog.json, or the root URL of a STAC API"
+            "catalog.json, a stac-geoparquet file, or the root URL of a STAC API"
         )
+    if path.rstrip("/").endswith((".parquet", ".geoparquet")):
+        from geofeat.catalog.geoparquet import GeoParquetCatalog
+
+        return GeoParquetCatalog(name, path, max_items=spec.max_items)
     return StaticCatalog(name, path, max_items=spec.max_items)
