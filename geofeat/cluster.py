@@ -25,9 +25,6 @@ from geofeat.spec import (
 
 logger = logging.getLogger(__name__)
 
-#: Seconds to wait for an existing scheduler to answer.
-CONNECT_TIMEOUT = "30s"
-
 
 def parse_cluster(value: str, current: ClusterSpec | None = None) -> ClusterSpec:
     """The cluster named on the command line (``--cluster``).
@@ -132,8 +129,12 @@ def connect(cluster: ClusterSpec) -> Iterator[Any]:
 
     if isinstance(cluster, AddressClusterSpec):
         logger.info("connecting to the Dask scheduler at %s", cluster.address)
+        import dask
+
+        # How long to wait for the scheduler: Dask's connect timeout (30 s).
+        timeout = dask.config.get("distributed.comm.timeouts.connect")
         try:
-            client = Client(cluster.address, timeout=CONNECT_TIMEOUT)
+            client = Client(cluster.address, timeout=timeout)
         except OSError as err:
             raise ConfigError(
                 f"cannot reach the Dask scheduler at {cluster.address}: {err}; check "
