@@ -156,6 +156,9 @@ class SceneFeature(_Model):
     per QC field, e.g. ``{mandatory: [0, 1], lst_error: [0]}``."""
     units: str | None = None
     """Units to report, where the product offers a choice (kelvin, celsius)."""
+    platform: str | None = None
+    """Only scenes of this platform, where a collection mixes them (MODIS:
+    ``terra`` or ``aqua``); refused for products without the choice."""
     max_cloud_cover: float | None = Field(default=None, ge=0, le=100)
     """Skip scenes whose ``eo:cloud_cover`` is above this percentage."""
     provenance: bool = False

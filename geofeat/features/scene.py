@@ -28,7 +28,7 @@ from geofeat.reduce import empty_observations, reduce_observations
 from geofeat.sampling import combine
 from geofeat.scene import Scene
 from geofeat.sources import Product, product_for
-from geofeat.sources.base import before_availability
+from geofeat.sources.base import before_availability, validate_feature
 from geofeat.spec import SceneFeature
 
 logger = logging.getLogger(__name__)
@@ -172,15 +172,16 @@ def plan_scene_feature(
 ) -> FeaturePlan:
     """Search, match scenes to points, and build the read and reduce tasks."""
     product = product_for(feature.collection)
-    if hasattr(product, "validate"):
-        product.validate(feature)  # fail before any search, not inside a task
+    validate_feature(product, feature)  # fail before any search, not inside a task
     start, end = feature.window.bounds(points.day)
     early, early_reason = before_availability(product, feature, end)
     items, n_searches = _search(catalog, feature, points, start, end)
 
     scenes = sorted((product.scene(item) for item in items), key=lambda s: s.rank)
-    if hasattr(product, "check_scenes"):
-        product.check_scenes(feature, scenes)  # a missing layer is not worth retrying
+    if hasattr(product, "select_scenes"):
+        # The product drops scenes the feature does not take (another platform)
+        # and refuses missing layers here: they are not worth retrying per read.
+        scenes = product.select_scenes(feature, scenes)
     footprints = {item.id: item for item in items}
     tasks = []
     served = np.zeros(len(points), bool)

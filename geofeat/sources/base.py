@@ -43,12 +43,32 @@ def _registry() -> list[Product]:
     return [SENTINEL2_L2A, MODIS_LST]
 
 
+def validate_feature(product: Product, feature: SceneFeature) -> None:
+    """Check a feature against its product before any search or read.
+
+    Calls the product's optional ``validate(feature)``, and refuses a
+    ``platform`` for products that cannot select scenes by platform.
+
+    Raises
+    ------
+    ConfigError
+        The feature asks for something the product cannot give.
+    """
+    if feature.platform is not None and not hasattr(product, "select_scenes"):
+        raise ConfigError(
+            f"feature {feature.name!r}: 'platform' is not supported for "
+            f"{feature.collection!r} ({product.name}); remove it"
+        )
+    if hasattr(product, "validate"):
+        product.validate(feature)
+
+
 def before_availability(
     product: Product, feature: SceneFeature, end: pd.DatetimeIndex
 ) -> tuple[np.ndarray, str]:
     """Which points' windows (ending at ``end``, excluded) end before any data.
 
-    Uses the product's optional ``available_from(collection)``; products
+    Uses the product's optional ``available_from(feature)``; products
     without it have no such limit. Returns the mask and the reason to report.
 
     Raises
@@ -56,18 +76,17 @@ def before_availability(
     AvailabilityError
         Every point's window ends before the collection has data.
     """
-    first = getattr(product, "available_from", lambda collection: None)(
-        feature.collection
-    )
+    first = getattr(product, "available_from", lambda feature: None)(feature)
     end = pd.DatetimeIndex(end)
     if first is None:
         return np.zeros(len(end), bool), ""
     early = np.asarray(end <= first)
-    reason = f"window ends before {feature.collection} has data (from {first.date()})"
+    source = feature.collection + (f" ({feature.platform})" if feature.platform else "")
+    reason = f"window ends before {source} has data (from {first.date()})"
     if early.size and early.all():
         raise AvailabilityError(
             f"feature {feature.name!r}: every point's window ends before "
-            f"{feature.collection} has data (from {first.date()}; the latest window "
+            f"{source} has data (from {first.date()}; the latest window "
             f"ends {end.max().date()}); move the points' dates or the window, or use "
             "another collection",
             collection=feature.collection,

@@ -140,17 +140,29 @@ _HDF4_GRIDS = {
 }
 
 
-def products_of(collection: str) -> tuple[str, ...]:
-    """Product short names (``MOD11A2``...) a collection id stands for."""
+#: Platform of each product family prefix.
+PLATFORMS = {"MOD": "terra", "MYD": "aqua"}
+
+
+def products_of(collection: str, platform: str | None = None) -> tuple[str, ...]:
+    """Product short names (``MOD11A2``...) a collection id stands for.
+
+    With ``platform`` (``terra`` or ``aqua``), only that platform's products.
+    """
     if collection in COLLECTION_PRODUCTS:
-        return COLLECTION_PRODUCTS[collection]
-    match = _SHORT_NAME.search(collection)
-    return (match.group(1).upper(),) if match else ()
+        products = COLLECTION_PRODUCTS[collection]
+    else:
+        match = _SHORT_NAME.search(collection)
+        products = (match.group(1).upper(),) if match else ()
+    if platform is None:
+        return products
+    return tuple(p for p in products if PLATFORMS[p[:3]] == platform.lower())
 
 
-def available_from(collection: str) -> pd.Timestamp | None:
+def available_from(collection: str, platform: str | None = None) -> pd.Timestamp | None:
     """First day any product of ``collection`` has data; None when unknown."""
-    starts = [AVAILABLE_FROM[p] for p in products_of(collection) if p in AVAILABLE_FROM]
+    products = products_of(collection, platform)
+    starts = [AVAILABLE_FROM[p] for p in products if p in AVAILABLE_FROM]
     return min(starts) if starts else None
 
 
@@ -323,6 +335,13 @@ def _tile(item: pystac.Item) -> str | None:
     return match.group(1) if match else None
 
 
+def _platform(scene: Scene) -> str:
+    declared = scene.properties.get("platform")
+    if declared:
+        return str(declared).lower()
+    return PLATFORMS.get(str(scene.properties.get("modis:product"))[:3], "")
+
+
 def _short_name(item: pystac.Item) -> str:
     for text in (item.id, item.collection_id or ""):
         match = _SHORT_NAME.search(text)
@@ -366,9 +385,9 @@ class ModisLst:
         "MYD11B2*",
     )
 
-    def available_from(self, collection: str) -> pd.Timestamp | None:
-        """First day the collection has data (windows ending earlier get none)."""
-        return available_from(collection)
+    def available_from(self, feature: SceneFeature) -> pd.Timestamp | None:
+        """First day the feature's collection (and platform) has data."""
+        return available_from(feature.collection, feature.platform)
 
     def scene(self, item: pystac.Item) -> Scene:
         short_name = _short_name(item)
@@ -433,9 +452,37 @@ class ModisLst:
         )
 
     def validate(self, feature: SceneFeature) -> None:
-        """Check the feature's band, units and quality rule before any read."""
+        """Check the feature's band, units, quality rule and platform before reads."""
         band_of(feature)
         quality_rule(feature.quality, MOD11_LAYOUT)
+        if feature.platform is None:
+            return
+        if feature.platform.lower() not in PLATFORMS.values():
+            raise ConfigError(
+                f"feature {feature.name!r}: platform {feature.platform!r} is not a "
+                f"MODIS platform; use one of {sorted(PLATFORMS.values())}"
+            )
+        products = products_of(feature.collection)
+        if products and not products_of(feature.collection, feature.platform):
+            raise ConfigError(
+                f"feature {feature.name!r}: collection {feature.collection!r} holds "
+                f"{list(products)} only, none of platform {feature.platform!r}; drop "
+                "'platform' or choose the collection of that platform"
+            )
+
+    def select_scenes(self, feature: SceneFeature, scenes: list[Scene]) -> list[Scene]:
+        """The scenes of the feature's platform, checked to have the layers needed.
+
+        Raises
+        ------
+        ConfigError
+            Some scenes have no QC layer (or no band) for the feature.
+        """
+        if feature.platform is not None:
+            platform = feature.platform.lower()
+            scenes = [s for s in scenes if _platform(s) == platform]
+        self.check_scenes(feature, scenes)
+        return scenes
 
     def check_scenes(self, feature: SceneFeature, scenes: list[Scene]) -> None:
         """Refuse, before any read, scenes lacking a layer the feature needs.

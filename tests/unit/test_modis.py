@@ -11,9 +11,10 @@ import pytest
 import rasterio
 from pyproj import CRS, Transformer
 
-from geofeat.errors import ConfigError, ReadError
+from geofeat.errors import AvailabilityError, ConfigError, ReadError
 from geofeat.sources import product_for
 from geofeat.sources.appeears import composite_period
+from geofeat.sources.base import before_availability, validate_feature
 from geofeat.sources.modis import (
     BANDS,
     MODIS_LST,
@@ -226,3 +227,45 @@ def test_hdf4_only_item_is_refused_with_the_fix(shared_data: Path) -> None:
     item.add_asset("hdf", pystac.Asset(href=str(hdf), media_type="application/x-hdf"))
     with pytest.raises(ReadError, match="no HDF4 driver.*COG.*gdal_translate"):
         MODIS_LST.scene(item)
+
+
+def test_platform_selects_terra_or_aqua(shared_data: Path) -> None:
+    """In a collection mixing Terra and Aqua, ``platform`` keeps one of them."""
+    folder = shared_data / "stac/stactools-modis"
+    scenes = [
+        MODIS_LST.scene(pystac.Item.from_file(str(folder / name)))
+        for name in (
+            "MOD11A2.A2022033.h19v10.061.json",
+            "MYD11A2.A2022025.h17v00.061.json",
+        )
+    ]
+    ids = lambda chosen: [s.id for s in chosen]  # noqa: E731
+    assert ids(MODIS_LST.select_scenes(feature(), scenes)) == ids(scenes)
+    assert ids(MODIS_LST.select_scenes(feature(platform="aqua"), scenes)) == [
+        "MYD11A2.A2022025.h17v00.061"
+    ]
+    assert ids(MODIS_LST.select_scenes(feature(platform="Terra"), scenes)) == [
+        "MOD11A2.A2022033.h19v10.061"
+    ]
+
+
+def test_platform_availability_and_checks() -> None:
+    """Aqua starts 2002-07-04 even inside the mixed collection; bad platforms fail."""
+    assert available_from("modis-11A2-061", "aqua") == pd.Timestamp("2002-07-04")
+    assert available_from("modis-11A2-061", "terra") == pd.Timestamp("2000-02-18")
+    aqua = feature(platform="aqua")
+    ends = pd.DatetimeIndex(["2001-06-01", "2003-01-01"])
+    early, reason = before_availability(MODIS_LST, aqua, ends)
+    assert early.tolist() == [True, False]
+    assert (
+        reason == "window ends before modis-11A2-061 (aqua) has data (from 2002-07-04)"
+    )
+    with pytest.raises(AvailabilityError, match=r"\(aqua\) has data \(from 2002-07-04"):
+        before_availability(MODIS_LST, aqua, ends[:1])
+    with pytest.raises(ConfigError, match="not a MODIS platform"):
+        validate_feature(MODIS_LST, feature(platform="sentinel-2a"))
+    with pytest.raises(ConfigError, match=r"holds \['MOD11A2'\] only"):
+        validate_feature(MODIS_LST, feature(collection="MOD11A2.061", platform="aqua"))
+    s2 = feature(collection="sentinel-2-l2a", band="red", platform="terra")
+    with pytest.raises(ConfigError, match="'platform' is not supported"):
+        validate_feature(product_for(s2.collection), s2)
