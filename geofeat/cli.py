@@ -280,6 +280,69 @@ def demo(
     print_summary(result.summary, title="geofeat demo (synthetic scenes)")
 
 
+@app.command()
+def search(
+    catalog: Annotated[
+        str,
+        typer.Argument(
+            help="Preset (earth-search, planetary-computer), STAC API root URL, "
+            "or a local catalog.json / .parquet path."
+        ),
+    ],
+    collection: Annotated[str, typer.Argument(help="Collection id.")],
+    bbox: Annotated[
+        Optional[str], typer.Option(help="west,south,east,north in degrees.")
+    ] = None,
+    point: Annotated[Optional[str], typer.Option(help="lon,lat in degrees.")] = None,
+    datetime: Annotated[
+        Optional[str],
+        typer.Option(help="UTC days or instants: 2023-08-13 or 2023-08-01/2023-08-31."),
+    ] = None,
+    max_cloud: Annotated[
+        Optional[float], typer.Option(help="Largest eo:cloud_cover, in percent.")
+    ] = None,
+    max_items: Annotated[
+        Optional[int], typer.Option(help="Stop after this many items.")
+    ] = 20,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the item collection as JSON.")
+    ] = False,
+    log_level: LogLevel = "WARNING",
+) -> None:
+    """Search one catalogue collection and list what it holds (to debug a spec)."""
+    _configure_logging(log_level)
+    import json
+
+    from geofeat.catalog.query import item_row, parse_bbox, parse_point, run_search
+
+    try:
+        if (bbox is None) == (point is None):
+            raise GeofeatError("give exactly one of --bbox or --point")
+        box = parse_bbox(bbox) if bbox is not None else parse_point(point)
+        items = run_search(catalog, collection, box, datetime, max_cloud, max_items)
+    except (GeofeatError, OSError) as err:
+        _fail(err, log_level)
+    if as_json:
+        features = [item.to_dict(transform_hrefs=False) for item in items]
+        out.print_json(json.dumps({"type": "FeatureCollection", "features": features}))
+        return
+    if not items:
+        console.print(
+            f"no items in {catalog} / {collection} for {bbox or point}, "
+            f"{datetime or 'all time'}"
+            f"{f', cloud <= {max_cloud}%' if max_cloud is not None else ''}: widen the "
+            "area or the dates, or raise --max-cloud"
+        )
+        return
+    table = Table(title=f"{catalog} / {collection}: {len(items)} item(s)")
+    for column in ("id", "datetime", "cloud %", "CRS", "tile"):
+        table.add_column(column)
+    for row in map(item_row, items):
+        cloud = "" if row.cloud_cover is None else f"{row.cloud_cover:.1f}"
+        table.add_row(row.id, row.datetime, cloud, row.crs or "", row.tile or "")
+    out.print(table)
+
+
 @app.command("show-versions")
 def show_versions() -> None:
     """Print the versions of geofeat and the libraries it runs on (for bug reports)."""
