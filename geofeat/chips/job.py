@@ -144,16 +144,17 @@ def candidates(
     held: list[set[str]] = [set() for _ in range(n)]
     near: list[list[Scene]] = [[] for _ in range(n)]
     dlon, dlat = reach
-    boxes = shapely.box(lon - dlon, lat - dlat, lon + dlon, lat + dlat)
+    points = shapely.STRtree(shapely.points(lon, lat))
+    boxes = shapely.STRtree(shapely.box(lon - dlon, lat - dlat, lon + dlon, lat + dlat))
     for scene in scenes:
         in_time = match(scene.start, scene.end, start, end)
         footprint = footprints[scene.id]
-        holds = in_time & shapely.intersects_xy(footprint, lon, lat)
-        meets = in_time & shapely.intersects(footprint, boxes)
-        for row in np.flatnonzero(holds):
-            held[row].add(scene.pass_key or scene.id)
-        for row in np.flatnonzero(meets):
-            near[row].append(scene)
+        for row in points.query(footprint, predicate="intersects"):
+            if in_time[row]:
+                held[row].add(scene.pass_key or scene.id)
+        for row in boxes.query(footprint, predicate="intersects"):
+            if in_time[row]:
+                near[row].append(scene)
     return [
         [s for s in near[row] if (s.pass_key or s.id) in held[row]] for row in range(n)
     ]
