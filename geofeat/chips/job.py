@@ -246,7 +246,18 @@ def cut_chip(
     chosen = (
         order if chips.pick == "median" else sorted(order[:dates], key=lambda p: p.time)
     )
-    reads = [read(p, keys + extra) for p in chosen]
+    reads = []
+    for p in chosen:
+        judged = scl_reads.get(p.key)
+        if judged is None:
+            reads.append(read(p, keys + extra))
+            continue
+        # The class layer read to judge the pass is reused, not read twice.
+        got = read(p, tuple(k for k in keys + extra if k != "scl"))
+        got.values["scl"] = judged.values["scl"]
+        got.how |= judged.how
+        got.scenes += [s for s in judged.scenes if s not in got.scenes]
+        reads.append(got)
     how = set().union(*(r.how for r in reads))
     record.update(pick=chips.pick, read=",".join(sorted(how)))
 
