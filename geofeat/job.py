@@ -48,6 +48,8 @@ logger = logging.getLogger(__name__)
 #: by the scheduler, which reruns the lost tasks on other workers).
 TASK_RETRIES = 2
 
+_NO_VALID = "no valid observation (masked, nodata or outside the raster)"
+
 
 @dataclass
 class RunSummary:
@@ -147,6 +149,16 @@ def run(
     started = time.perf_counter()
     if not isinstance(spec, JobSpec):
         spec = load_spec(spec, points=points, output=output)
+    else:
+        # Overrides are relative to the current folder, as on the command line.
+        if output is not None:
+            output = output if "://" in output else str(Path(output).resolve())
+            spec = spec.model_copy(update={"output": output})
+        if points is not None:
+            points = points if "://" in points else str(Path(points).resolve())
+            spec = spec.model_copy(
+                update={"points": spec.points.model_copy(update={"path": points})}
+            )
     if cluster is not None:
         spec = spec.model_copy(update={"cluster": cluster})
     pts = read_points(spec.resolve(spec.points.path), spec.points)
@@ -347,9 +359,7 @@ def _partition_result(
         if n_failed:
             reasons[f"{plan.name}: reads failed after retries"] += n_failed
         if no_valid > 0:
-            reasons[
-                f"{plan.name}: no valid observation (masked, nodata or outside the raster)"
-            ] += no_valid
+            reasons[f"{plan.name}: {_NO_VALID}"] += no_valid
     return PartitionResult(
         index=part.index,
         table=table,
