@@ -559,3 +559,52 @@ def test_mod11b2_day_and_night_qc(shared_data: Path, tmp_path: Path, when) -> No
     np.testing.assert_allclose(
         loose, [lst[good] * 0.02, nan, lst[other] * 0.02], rtol=0, atol=1e-9
     )
+
+
+def test_neighbouring_tiles_make_one_observation(tmp_path: Path) -> None:
+    """A composite seen on two tiles (both items match the point) counts once."""
+    size = 926.625433
+    items = []
+    for h, x0, dn in (
+        ("h19", 1111950.519767, 15000),
+        ("h20", 1111950.519767 + 2 * size, 14000),
+    ):
+        path = tmp_path / f"{h}.tif"
+        with rasterio.open(
+            path,
+            "w",
+            driver="GTiff",
+            width=2,
+            height=2,
+            count=1,
+            dtype="uint16",
+            crs=CRS(SINUSOIDAL).to_wkt(),
+            transform=Affine(size, 0, x0, 0, -size, 2223901.039533),
+            nodata=0,
+        ) as ds:
+            ds.write(np.full((2, 2), dn, "uint16"), 1)
+        item = pystac.Item(
+            id=f"MOD11A2.A2024017.{h}v07.061",
+            geometry=None,
+            bbox=None,
+            datetime=None,
+            properties={
+                "start_datetime": "2024-01-17T00:00:00Z",
+                "end_datetime": "2024-01-24T23:59:59Z",
+                "proj:wkt2": CRS(SINUSOIDAL).to_wkt(),
+            },
+        )
+        item.add_asset("LST_Day_1km", pystac.Asset(href=str(path)))
+        items.append(item)
+    catalog = _save(tmp_path / "cat", "MOD11A2.061", items)
+    transform = Affine(size, 0, 1111950.519767, 0, -size, 2223901.039533)
+    rows = [
+        ("west", *_lonlat_of_pixel(transform, 0, 0), "2024-01-25"),
+        ("east", *_lonlat_of_pixel(transform, 1, 3), "2024-01-25"),
+    ]
+    result = run_points(
+        tmp_path, catalog, rows, window={"before": "8d"}, quality="none"
+    )
+    np.testing.assert_allclose(result.table["lst"], [300.0, 280.0], rtol=0, atol=1e-9)
+    assert list(result.table["lst_n"]) == [1, 1]
+    assert list(result.table["lst_total"]) == [1, 1]
