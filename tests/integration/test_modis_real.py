@@ -608,3 +608,47 @@ def test_neighbouring_tiles_make_one_observation(tmp_path: Path) -> None:
     np.testing.assert_allclose(result.table["lst"], [300.0, 280.0], rtol=0, atol=1e-9)
     assert list(result.table["lst_n"]) == [1, 1]
     assert list(result.table["lst_total"]) == [1, 1]
+
+
+def test_view_angle_end_to_end(tmp_path: Path) -> None:
+    """Day_view_angl = DN - 65; DN 0 (-65 degrees) stays valid although the file
+    declares nodata 0; 255 is the band's fill."""
+    transform = Affine(926.625433, 0, 1111950.519767, 0, -926.625433, 2223901.039533)
+    layers = {
+        "Day_view_angl": np.array([[65, 0, 255]], "uint8"),
+        "QC_Day": np.array([[0, 0, 0]], "uint8"),
+    }
+    item = pystac.Item(
+        id="MOD11A2.A2024017.h19v07.061",
+        geometry=None,
+        bbox=None,
+        datetime=None,
+        properties={
+            "start_datetime": "2024-01-17T00:00:00Z",
+            "end_datetime": "2024-01-24T23:59:59Z",
+        },
+    )
+    for name, data in layers.items():
+        path = tmp_path / f"{name}.tif"
+        with rasterio.open(
+            path,
+            "w",
+            driver="GTiff",
+            width=3,
+            height=1,
+            count=1,
+            dtype="uint8",
+            crs=CRS(SINUSOIDAL).to_wkt(),
+            transform=transform,
+            nodata=0,
+        ) as ds:
+            ds.write(data, 1)
+        item.add_asset(name, pystac.Asset(href=str(path)))
+    catalog = _save(tmp_path / "cat", "MOD11A2.061", [item])
+    rows = [
+        (f"c{c}", *_lonlat_of_pixel(transform, 0, c), "2024-01-25") for c in range(3)
+    ]
+    result = run_points(
+        tmp_path, catalog, rows, band="Day_view_angl", window={"before": "8d"}
+    )
+    np.testing.assert_allclose(result.table["lst"], [0.0, -65.0, np.nan], atol=1e-9)
