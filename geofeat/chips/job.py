@@ -44,6 +44,7 @@ from geofeat.chips.read import OpenFiles, read_pass
 from geofeat.chips.spec import ChipJobSpec, ChipSpec, load_chip_spec
 from geofeat.chips.store import ChipStore, ChipWriter, safe_name
 from geofeat.chips.window import ChipGrid, aligned_grid, margin, native_grid
+from geofeat.cluster import connect
 from geofeat.errors import ConfigError
 from geofeat.plan import match, search_groups
 from geofeat.points import read_points
@@ -472,7 +473,7 @@ def make_chips(
         BATCH,
     )
     try:
-        with dask.config.set(scheduler=spec.scheduler):
+        with connect(spec.cluster or spec.scheduler):
             done = dask.compute(*tasks)
         records: list[dict] = [None] * len(pts)
         for batch, opened in done:
@@ -485,9 +486,8 @@ def make_chips(
         store.abort()
         raise
     table = pd.DataFrame({"id": pts.ids, **{k: list(v) for k, v in meta.items()}})
-    summary.with_data = int(
-        (np.atleast_2d(meta["valid_fraction"].T).T > 0).any(axis=-1).sum()
-    )
+    valid = meta["valid_fraction"].reshape(len(pts), -1)
+    summary.with_data = int((valid > 0).any(axis=1).sum())
     summary.picks = Counter(meta["pick"])
     if chips.previews in ("sheet", "both"):
         write_sheet(summary.output, chips, keys)

@@ -24,6 +24,7 @@ from pydantic import (
 from geofeat.errors import ConfigError
 from geofeat.spec import (
     CatalogSpec,
+    ClusterSpec,
     PointsSpec,
     Window,
     _absolute_path_in,
@@ -111,8 +112,12 @@ class ChipJobSpec(_Model):
     """Zarr store to write (a folder)."""
     catalogs: dict[str, CatalogSpec] = {}
     chips: ChipSpec
+    cluster: ClusterSpec | None = None
+    """Where the chip tasks run, as in ``geofeat run``; they write into the
+    store's folder, so a cluster's workers must see that folder (``local``, or
+    one of Dask's in-process schedulers)."""
     scheduler: Literal["threads", "processes", "synchronous"] = "threads"
-    """Dask scheduler that computes and writes the chips."""
+    """Dask's in-process scheduler, when no ``cluster`` is given."""
     base_dir: Path = Path(".")
     """Folder that relative paths in the spec are resolved against."""
 

@@ -75,7 +75,7 @@ def run_chips(
             "window": {"before": "2d"},
             **chips,
         },
-        "scheduler": "synchronous",
+        "cluster": "synchronous",
     }
     result = make_chips(spec)
     return xr.open_zarr(result.path).load()

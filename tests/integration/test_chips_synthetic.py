@@ -74,7 +74,9 @@ def lonlat(row: float, col: float) -> tuple[float, float]:
     return TO_LONLAT.transform(X0 + 10 * col, Y0 - 10 * row)
 
 
-def run(tmp_path: Path, catalog: Path, rows: list[dict], **chips) -> xr.Dataset:
+def run(
+    tmp_path: Path, catalog: Path, rows: list[dict], cluster="synchronous", **chips
+) -> xr.Dataset:
     tmp_path.mkdir(parents=True, exist_ok=True)
     pd.DataFrame(rows).to_csv(tmp_path / "points.csv", index=False)
     spec = {
@@ -89,7 +91,7 @@ def run(tmp_path: Path, catalog: Path, rows: list[dict], **chips) -> xr.Dataset:
             "window": {"before": "10d"},
             **chips,
         },
-        "scheduler": "synchronous",
+        "cluster": cluster,
     }
     return xr.open_zarr(make_chips(spec).path).load()
 
@@ -281,3 +283,12 @@ def test_failed_job_keeps_the_previous_store(tmp_path, catalog) -> None:
     again = xr.open_zarr(tmp_path / "chips.zarr").load()
     xr.testing.assert_identical(first, again)
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_worker_processes_write_the_same_store(tmp_path, catalog) -> None:
+    """Tasks run in other processes (Dask's process pool) write the same chips."""
+    rows = [at(f"p{i}", 10.5 + 2 * i, 12.5 + 2 * i) for i in range(20)]  # 2 tasks
+    here = run(tmp_path / "a", catalog, rows)
+    there = run(tmp_path / "b", catalog, rows, cluster="processes")
+    xr.testing.assert_identical(here, there)
+    assert np.isfinite(there.chips.values).all()
