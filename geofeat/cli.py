@@ -151,6 +151,13 @@ def run(
         bool,
         typer.Option("--strict", help="Fail the run if any point's reads failed."),
     ] = False,
+    from_lock: Annotated[
+        Optional[str],
+        typer.Option(
+            help="Read the items recorded by an earlier run (its <output>.lock.json) "
+            "instead of searching the catalogues."
+        ),
+    ] = None,
     log_level: LogLevel = "INFO",
 ) -> None:
     """Compute the spec's features for every point and write one table.
@@ -166,6 +173,10 @@ def run(
     progress = _RunProgress()
     try:
         job = load_spec(spec, points=points, output=output)
+        if from_lock is not None:
+            from geofeat.catalog.lock import use_lock
+
+            job = use_lock(job, from_lock)
         chosen = parse_cluster(cluster, job.cluster) if cluster else None
         result = run_job(
             job,

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from geofeat.catalog.lock import run_catalogs
 from geofeat.cluster import connect, dashboard_link, describe
 from geofeat.errors import ReadError
 from geofeat.features import plan_feature
@@ -185,6 +186,8 @@ def run(
                 len(parts) - len(done),
             )
     summary.partitions_reused = len(done)
+    # Items found are recorded beside the output (a fresh run starts a new lock).
+    catalogs = run_catalogs(spec, target, fresh=not done)
 
     results: dict[int, PartitionResult] = {}
     tally = _Tally(summary, len(parts), len(pts), progress)
@@ -198,7 +201,7 @@ def run(
             if summary.dashboard:
                 logger.info("Dask dashboard: %s", summary.dashboard)
             tally.report()
-            for result in _compute(spec, pts, pending, client):
+            for result in _compute(spec, pts, pending, client, catalogs):
                 tally.computed(result)
                 if store is not None:
                     store.write(result)
@@ -270,10 +273,12 @@ def run(
 
 
 def _compute(
-    spec: JobSpec, pts: Points, pending: list[Partition], client
+    spec: JobSpec, pts: Points, pending: list[Partition], client, catalogs: dict
 ) -> Iterator[PartitionResult]:
-    """Compute partitions, yielding each as it finishes (any order)."""
-    catalogs: dict = {}
+    """Compute partitions, yielding each as it finishes (any order).
+
+    ``catalogs`` caches the opened catalogues by name across partitions.
+    """
 
     def plan(part: Partition):
         sub = pts.take(slice(part.start, part.stop))

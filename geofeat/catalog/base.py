@@ -74,6 +74,10 @@ def open_catalog(name: str, spec: CatalogSpec | None, resolve=lambda p: p) -> Ca
             f"catalog {name!r}: {path!r} does not exist; give the path of a static "
             "catalog.json, a stac-geoparquet file, or the root URL of a STAC API"
         )
+    if path.endswith(".lock.json"):
+        from geofeat.catalog.lock import LockCatalog
+
+        return LockCatalog(name, path, max_items=spec.max_items)
     if path.rstrip("/").endswith((".parquet", ".geoparquet")):
         from geofeat.catalog.geoparquet import GeoParquetCatalog
 
