@@ -18,6 +18,8 @@ ORIGIN = (500000.0, 5000000.0)
 
 
 def _scene(folder, day: datetime, red: int, nir: int, n: int):
+    # Red below 0.1 reflectance over vegetation, as in nature: the radiometry
+    # self-check would otherwise (rightly) suspect DNs still shifted by 1000.
     bands = {
         "red": np.full((32, 32), red, "uint16"),
         "nir": np.full((32, 32), nir, "uint16"),
@@ -32,15 +34,15 @@ def catalog(tmp_path_factory):
     utc = timezone.utc
     items = [
         # Exactly at date - 10 days, 00:00 UTC: inside [D - 10d, D).
-        _scene(folder, datetime(2024, 3, 1, 0, 0, tzinfo=utc), 1000, 3000, 1),
+        _scene(folder, datetime(2024, 3, 1, 0, 0, tzinfo=utc), 500, 1500, 1),
         # One microsecond before that: outside.
-        _scene(folder, datetime(2024, 2, 29, 23, 59, 59, 999999, tzinfo=utc), 3000, 1000, 2),
+        _scene(folder, datetime(2024, 2, 29, 23, 59, 59, 999999, tzinfo=utc), 1500, 500, 2),
         # Mid-window.
-        _scene(folder, datetime(2024, 3, 5, 10, 0, tzinfo=utc), 1000, 2000, 3),
+        _scene(folder, datetime(2024, 3, 5, 10, 0, tzinfo=utc), 500, 1000, 3),
         # Exactly at the date itself, 00:00 UTC: outside unless include_date.
-        _scene(folder, datetime(2024, 3, 11, 0, 0, tzinfo=utc), 2000, 2000, 4),
+        _scene(folder, datetime(2024, 3, 11, 0, 0, tzinfo=utc), 600, 600, 4),
         # Late on the date: inside only with include_date.
-        _scene(folder, datetime(2024, 3, 11, 23, 0, tzinfo=utc), 1000, 1500, 5),
+        _scene(folder, datetime(2024, 3, 11, 23, 0, tzinfo=utc), 400, 600, 5),
     ]
     return write_catalog(folder / "catalog", items)
 
