@@ -76,9 +76,13 @@ def kubernetes_cluster_spec(options: KubernetesOptions) -> dict[str, Any]:
     )
     if options.namespace:
         spec["metadata"]["namespace"] = options.namespace
-    if options.secret:
-        for role in ("scheduler", "worker"):
-            for container in spec["spec"][role]["spec"]["containers"]:
+    for role in ("scheduler", "worker"):
+        for container in spec["spec"][role]["spec"]["containers"]:
+            # make_cluster_spec writes `env: null` and `resources: null` when they
+            # are not given; the CRD's schema wants a list and an object.
+            for key in [k for k, v in container.items() if v is None]:
+                del container[key]
+            if options.secret:
                 container["envFrom"] = [{"secretRef": {"name": options.secret}}]
     return spec
 
