@@ -328,6 +328,10 @@ def cut_batch(
     return records, opened
 
 
+def _cut_packed(arguments: tuple) -> tuple[list[tuple[int, dict]], int]:
+    return cut_batch(*arguments)
+
+
 def _preview_bands(chips: ChipSpec) -> tuple[str, str, str]:
     picked = chips.preview or ("red", "green", "blue")
     return tuple(band_key(b) for b in picked)
@@ -451,20 +455,22 @@ def make_chips(
     tasks = []
     for first in range(0, len(pts), BATCH):
         rows = np.arange(first, min(first + BATCH, len(pts)))
-        tasks.append(
-            dask.delayed(cut_batch, pure=False)(
-                rows,
-                [pts.ids[r] for r in rows],
-                pts.lon[rows],
-                pts.lat[rows],
-                pts.day[rows],
-                [per_point[r] for r in rows],
-                chips,
-                keys,
-                store.writer(),
-                previews,
-            )
+        arguments = (
+            rows,
+            [pts.ids[r] for r in rows],
+            pts.lon[rows],
+            pts.lat[rows],
+            pts.day[rows],
+            [per_point[r] for r in rows],
+            chips,
+            keys,
+            store.writer(),
+            previews,
         )
+        # Wrapped whole: Dask would otherwise walk every scene and asset looking
+        # for collections (a quarter of a second per task of 16 points).
+        packed = dask.delayed(arguments, traverse=False)
+        tasks.append(dask.delayed(_cut_packed, pure=False)(packed))
     logger.info(
         "chips: %d point(s), %d scene(s), %d task(s) of up to %d point(s)",
         len(pts),

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import rasterio
@@ -61,9 +62,15 @@ class ChipGrid:
         return min(left, right), min(top, bottom), max(left, right), max(top, bottom)
 
 
+@lru_cache(maxsize=64)
+def _from_lonlat(crs_wkt: str) -> Transformer:
+    return Transformer.from_crs(
+        CRS.from_epsg(4326), CRS.from_wkt(crs_wkt), always_xy=True
+    )
+
+
 def _point_in(crs: CRS, lon: float, lat: float) -> tuple[float, float]:
-    to_crs = Transformer.from_crs(CRS.from_epsg(4326), crs, always_xy=True)
-    x, y = to_crs.transform(lon, lat)
+    x, y = _from_lonlat(crs.to_wkt()).transform(lon, lat)
     return float(x), float(y)
 
 
