@@ -50,6 +50,7 @@ from geofeat.plan import match, search_groups
 from geofeat.points import read_points
 from geofeat.scene import Scene
 from geofeat.sources import product_for
+from geofeat.sources.sentinel2 import BAND_NAMES, VALID_SCL
 
 logger = logging.getLogger(__name__)
 
@@ -57,8 +58,6 @@ logger = logging.getLogger(__name__)
 BATCH = 16
 #: Metres per degree of latitude, for widening searches by the chip's reach.
 _METRES_PER_DEGREE = 111_000.0
-#: Sentinel-2 SCL classes that count as clear by default.
-_CLEAR = (4, 5, 6)
 
 
 @dataclass
@@ -87,8 +86,6 @@ class ChipsResult:
 
 def band_key(name: str) -> str:
     """Canonical asset name of a band: ``B04`` and ``red`` both give ``red``."""
-    from geofeat.sources.sentinel2 import BAND_NAMES
-
     return BAND_NAMES.get(name, BAND_NAMES.get(name.upper(), name.lower()))
 
 
@@ -222,7 +219,7 @@ def cut_chip(
     grid = _grid(files, chips, scenes, keys[0], lon, lat)
     record["crs"] = grid.crs.to_string()
     record["transform"] = np.array(tuple(grid.transform)[:6])
-    classes = chips.valid_classes or _CLEAR
+    classes = chips.valid_classes or VALID_SCL
     has_scl = all("scl" in s.assets for p in passes for s in p.tiles)
     if chips.pick != "nearest" and not has_scl:
         raise ConfigError(
