@@ -324,3 +324,32 @@ chips:
         ds.chips.sel(point="inside", band="nir").values,
         (expected * 1e-4).astype("float32"),
     )
+
+
+def test_two_least_cloudy_dates_on_a_time_axis(tmp_path, s2_catalog) -> None:
+    """dates: 2 keeps the two clearest passes over the chip, in time order."""
+    days = ("13", "15", "18", "20")
+    clear = {day: clear_share(s2_catalog, day, 784, 64) for day in days}
+    best = sorted(days, key=lambda d: (-clear[d], abs(int(d) - 21)))[:2]
+    rows = [point("p", 800, 80, "2023-08-21")]
+    ds = run_chips(
+        tmp_path, s2_catalog, rows, window={"before": "9d"}, dates=2, resolution=120
+    )
+    assert ds.chips.dims == ("point", "time", "band", "y", "x")
+    scenes = [str(s) for s in ds.scenes.values[0]]
+    assert scenes == [
+        f"{'S2A' if d in ('15', '18') else 'S2B'}_33TWL_202308{d}_0_L2A"
+        for d in sorted(best)
+    ]
+    np.testing.assert_allclose(
+        ds.clear_fraction.values[0], [clear[d] for d in sorted(best)]
+    )
+    for t, day in enumerate(sorted(best)):
+        expected = window(
+            scene_dir(s2_catalog, "TWL", day) / "B08.tif", 784, 64, 32, 32
+        )
+        np.testing.assert_array_equal(
+            ds.chips.values[0, t, 1], (expected * 1e-4).astype("float32")
+        )
+    # 120 m is the files' own resolution: read as windows, nothing resampled.
+    assert str(ds.read.values[0]) == "window"
