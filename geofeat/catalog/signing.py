@@ -68,9 +68,11 @@ class SasSigner:
         from planetary_computer.settings import Settings
 
         settings = Settings.get()
-        url = self.token_url or os.environ.get("GEOFEAT_PC_SAS_URL")
-        if url:
-            settings.sas_url = url.rstrip("/")
+        global _PACKAGE_SAS_URL
+        if _PACKAGE_SAS_URL is None:  # the package's own choice, before ours
+            _PACKAGE_SAS_URL = settings.sas_url
+        url = self.token_url or os.environ.get("GEOFEAT_PC_SAS_URL") or _PACKAGE_SAS_URL
+        settings.sas_url = url.rstrip("/")
         if refresh:
             sas.TOKEN_CACHE.pop(f"{settings.sas_url}/{account}/{container}", None)
         return sas.get_token(account, container)
@@ -90,6 +92,7 @@ class SasSigner:
 
 
 _TOKEN_LOCK = threading.Lock()
+_PACKAGE_SAS_URL: str | None = None
 SIGNERS: dict[str, SasSigner] = {"planetary-computer": SasSigner()}
 
 
