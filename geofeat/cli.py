@@ -31,6 +31,9 @@ LogLevel = Annotated[
 def _configure_logging(level: str) -> None:
     level = level.upper()
     handler = RichHandler(console=console, show_path=False, rich_tracebacks=False)
+    from geofeat.catalog.signing import RedactTokens
+
+    handler.addFilter(RedactTokens())  # signed URLs are logged by libraries
     logging.basicConfig(level=logging.WARNING, handlers=[handler], format="%(message)s", force=True)
     logging.getLogger("geofeat").setLevel(level)
     # Third-party chatter stays at WARNING unless the user asks for DEBUG.

@@ -39,6 +39,21 @@ def redact(text: str) -> str:
     return _SAS_PARAMS.sub(r"\1REDACTED", str(text))
 
 
+class RedactTokens(logging.Filter):
+    """A logging filter that removes SAS token values from every record.
+
+    Libraries log signed URLs at DEBUG (rasterio names each dataset it opens);
+    the CLI puts this filter on its handler so no token reaches a log.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        clean = redact(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        return True
+
+
 @dataclass(frozen=True)
 class SasSigner:
     """Signs Azure Blob Storage URLs with Planetary Computer SAS tokens."""

@@ -136,3 +136,33 @@ def test_public_urls_are_not_signed():
         None, "https://sentinel2l2a01.blob.core.windows.net/s/a.tif"
     )
     assert pc is signing.SIGNERS["planetary-computer"]
+
+
+def test_debug_logs_of_libraries_are_redacted(server, red_tif):
+    """rasterio names each signed URL it opens at DEBUG; the CLI's filter strips it."""
+    server.serve_file("B04.tif", red_tif)
+    seen: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record):
+            seen.append(record.getMessage())
+
+    handler = Collect(logging.DEBUG)
+    handler.addFilter(signing.RedactTokens())
+    rasterio_log = logging.getLogger("rasterio")
+    level = rasterio_log.level
+    rasterio_log.setLevel(logging.DEBUG)
+    rasterio_log.addHandler(handler)
+    try:
+        sample(
+            Asset(key="red", href=server.blob_url("B04.tif")),
+            np.array([15.2]),
+            np.array([45.3]),
+            ReadStats(),
+        )
+    finally:
+        rasterio_log.removeHandler(handler)
+        rasterio_log.setLevel(level)
+    opened = [m for m in seen if "B04.tif?" in m]
+    assert opened and all("sig=REDACTED" in m for m in opened)
+    assert not any("sig=tok" in m for m in seen)
