@@ -450,8 +450,10 @@ def make_chips(
     if chips.previews in ("each", "both"):
         previews = str(previews_folder(store.target))
     tasks = []
+    # Nearby points share a task, so that its open files serve several chips.
+    spatial = np.lexsort((np.floor(pts.lat * 10), np.floor(pts.lon * 10)))
     for first in range(0, len(pts), BATCH):
-        rows = np.arange(first, min(first + BATCH, len(pts)))
+        rows = spatial[first : first + BATCH]
         arguments = (
             rows,
             [pts.ids[r] for r in rows],

@@ -11,6 +11,7 @@ value = DN * scale + offset (:class:`geofeat.scene.Asset`).
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,11 +25,16 @@ from geofeat.scene import Asset, Scene
 logger = logging.getLogger(__name__)
 
 
+#: At most this many files stay open in one task; the least recently used
+#: is closed first (a task's points may touch many scenes and bands).
+MAX_OPEN = 64
+
+
 class OpenFiles:
-    """Raster files opened once per task and closed together at the end."""
+    """Raster files opened once per task, kept open while in use, closed at the end."""
 
     def __init__(self) -> None:
-        self._files: dict[str, rasterio.DatasetReader] = {}
+        self._files: OrderedDict[str, rasterio.DatasetReader] = OrderedDict()
         self._env: rasterio.Env | None = None
         self.opened = 0
 
@@ -60,7 +66,11 @@ class OpenFiles:
                 f"{sorted(scene.assets)}; name one of those in chips.bands"
             )
         ds = self._files.get(asset.href)
-        if ds is None:
+        if ds is not None:
+            self._files.move_to_end(asset.href)
+        else:
+            if len(self._files) >= MAX_OPEN:
+                self._files.popitem(last=False)[1].close()
             try:
                 ds = rasterio.open(asset.href)
             except rasterio.errors.RasterioIOError as err:

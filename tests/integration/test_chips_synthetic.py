@@ -292,3 +292,13 @@ def test_worker_processes_write_the_same_store(tmp_path, catalog) -> None:
     there = run(tmp_path / "b", catalog, rows, cluster="processes")
     xr.testing.assert_identical(here, there)
     assert np.isfinite(there.chips.values).all()
+
+
+def test_few_open_files_give_the_same_chips(tmp_path, catalog, monkeypatch) -> None:
+    """Closing files early (at most 2 open) changes nothing but the open count."""
+    rows = [at(f"p{i}", 10.5 + 3 * i, 40.5 - 2 * i) for i in range(12)]
+    usual = run(tmp_path / "a", catalog, rows, dates=2, bands=["red", "nir", "scl"])
+    monkeypatch.setattr("geofeat.chips.read.MAX_OPEN", 2)
+    few = run(tmp_path / "b", catalog, rows, dates=2, bands=["red", "nir", "scl"])
+    xr.testing.assert_identical(usual, few)
+    assert set(np.unique(few.chips.sel(band="scl").values)) == {4.0, 9.0}
