@@ -44,7 +44,8 @@ def _configure_logging(level: str) -> None:
 def _fail(err: Exception, level: str) -> None:
     if level.upper() == "DEBUG":
         console.print_exception()
-    console.print(f"[bold red]error:[/] {err}", highlight=False)
+    # Unwrapped: a long path in the message must stay whole (copyable, greppable).
+    console.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
     raise typer.Exit(code=2 if isinstance(err, GeofeatError) else 1)
 
 
