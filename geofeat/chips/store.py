@@ -53,12 +53,13 @@ def safe_name(text: object) -> str:
     """A file or array name made from any text, that cannot leave its folder.
 
     Characters other than letters, digits, ``.``, ``_`` and ``-`` become ``_``
-    and leading dots are dropped, so ``../x`` becomes ``x``-like and never a
-    path. A name that had to change gets a short hash of the original, so two
-    ids never map to one name.
+    and leading dots and underscores are dropped (Zarr reserves names starting
+    with ``__``), so ``../x`` becomes ``x-<hash>`` and never a path. A name that
+    had to change gets a short hash of the original, so two ids never map to
+    one name.
     """
     raw = str(text)
-    name = _UNSAFE.sub("_", raw).lstrip(".")[:100]
+    name = _UNSAFE.sub("_", raw).lstrip("._")[:100]
     if name != raw or not name:
         digest = hashlib.sha1(raw.encode()).hexdigest()[:8]
         name = f"{name or 'id'}-{digest}"

@@ -80,6 +80,9 @@ def test_safe_names_stay_distinct_and_plain_ids_unchanged() -> None:
     assert safe_name(12) == "12"
     assert safe_name("a/b") != safe_name("a_b")
     assert safe_name("../x") != safe_name("x")
+    assert safe_name("../x").startswith("x-") and not safe_name("__zarr").startswith(
+        "_"
+    )
 
 
 def test_stretch_maps_2nd_and_98th_percentiles() -> None:
