@@ -63,6 +63,8 @@ class SasSigner:
     """Token endpoint; None means ``GEOFEAT_PC_SAS_URL``, then the package's."""
     path_style_hosts: tuple[str, ...] = field(default_factory=tuple)
     """``host:port`` values whose URLs read ``/account/container/blob``."""
+    token_retries: int = 4
+    """Retries of a token request (429, 5xx), with backoff from 0.5 s doubling."""
 
     def _container(self, href: str) -> tuple[str, str] | None:
         parts = urlsplit(href)
@@ -90,7 +92,21 @@ class SasSigner:
         settings.sas_url = url.rstrip("/")
         if refresh:
             sas.TOKEN_CACHE.pop(f"{settings.sas_url}/{account}/{container}", None)
-        return sas.get_token(account, container)
+        try:
+            return sas.get_token(
+                account,
+                container,
+                retry_total=self.token_retries,
+                retry_backoff_factor=0.5,
+            )
+        except Exception as err:  # requests and pydantic errors alike
+            from geofeat.errors import ReadError
+
+            raise ReadError(
+                f"cannot get a SAS token for {account}/{container} from "
+                f"{settings.sas_url}: {redact(err)}; check the network, set "
+                "PC_SDK_SUBSCRIPTION_KEY if you have one, or retry later"
+            ) from None
 
     def sign(self, href: str, refresh: bool = False) -> str:
         """``href`` with a SAS token; unchanged when it is not a blob URL.

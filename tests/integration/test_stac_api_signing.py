@@ -166,3 +166,20 @@ def test_debug_logs_of_libraries_are_redacted(server, red_tif):
     opened = [m for m in seen if "B04.tif?" in m]
     assert opened and all("sig=REDACTED" in m for m in opened)
     assert not any("sig=tok" in m for m in seen)
+
+
+def test_token_endpoint_down_is_a_read_error_not_a_hang(server):
+    import time
+
+    signing.configure(token_retries=1)
+    server.fail(path="/sas/token", status=503, times=100)
+    started = time.monotonic()
+    with pytest.raises(ReadError, match="cannot get a SAS token for acct/data"):
+        sample(
+            Asset(key="red", href=server.blob_url("B04.tif")),
+            np.array([15.2]),
+            np.array([45.3]),
+            ReadStats(),
+        )
+    assert time.monotonic() - started < 10
+    assert [r.status for r in server.requests] == [503, 503]  # one try, one retry
