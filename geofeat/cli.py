@@ -334,7 +334,9 @@ def search(
         if (bbox is None) == (point is None):
             raise GeofeatError("give exactly one of --bbox or --point")
         box = parse_bbox(bbox) if bbox is not None else parse_point(point)
-        items = run_search(catalog, collection, box, datetime, max_cloud, max_items)
+        items = run_search(
+            catalog, collection, box, datetime, max_cloud, max_items, not as_json
+        )
     except (GeofeatError, OSError) as err:
         _fail(err, log_level)
     if as_json:

@@ -75,6 +75,14 @@ RECORDINGS = {
         ),
         (
             {
+                "collections": ["sentinel-2-c1-l2a"],
+                "intersects": {"type": "Point", "coordinates": [-105.1019, 40.1672]},
+                "fields": {"include": [], "exclude": ["geometry", "assets", "links"]},
+            },
+            ["earth-search/search_s2c1l2a_point_fields_excluded.json"],
+        ),
+        (
+            {
                 "datetime": "2023-10-08T00:00:00Z/2023-10-08T23:59:59Z",
                 "collections": ["sentinel-2-l2a", "landsat-c2-l2"],
                 "intersects": {"type": "Point", "coordinates": [-105.1019, 40.1672]},
@@ -92,7 +100,16 @@ RECORDINGS = {
         ),
     ],
 }
-_MATCHED = ("collections", "filter", "datetime", "intersects", "bbox", "query", "ids")
+_MATCHED = (
+    "collections",
+    "filter",
+    "datetime",
+    "intersects",
+    "bbox",
+    "query",
+    "ids",
+    "fields",
+)
 
 
 @dataclass
@@ -241,7 +258,8 @@ class ReplayServer:
         for _, pages in RECORDINGS[self.catalogue]:
             for page in pages:
                 for item in self._read(page)["features"]:
-                    items.setdefault(item["id"], item)
+                    if "geometry" in item:  # not the recording without geometry
+                        items.setdefault(item["id"], item)
         if self.catalogue == "planetary-computer":
             name = "planetary-computer/items_sentinel-2-l2a_2024-04-19"
             name += "_stac-geoparquet.json"
@@ -359,6 +377,11 @@ class ReplayServer:
         offset = int(str(body.get("token") or "0").removeprefix("next:"))
         found = [i for i in self.items if _matches(i, body)]
         page = found[offset : offset + limit]
+        fields = body.get("fields") or {}
+        if isinstance(fields, str):  # GET form: "-assets,-links"
+            fields = {"exclude": [f[1:] for f in fields.split(",") if f[:1] == "-"]}
+        dropped = [f for f in fields.get("exclude", []) if "." not in f]
+        page = [{k: v for k, v in i.items() if k not in dropped} for i in page]
         links = [{"rel": "root", "href": self.url}]
         if offset + limit < len(found):
             links.append(

@@ -160,6 +160,10 @@ class ApiCatalog:
         Retries, backoff and timeouts.
     page_size
         Items asked per page (the STAC ``limit``).
+    exclude
+        Item fields the API need not send (``assets``, ``links``...), asked with
+        the fields extension when the API conforms to it; for listings only, as
+        items without assets cannot be read.
     """
 
     def __init__(
@@ -170,6 +174,7 @@ class ApiCatalog:
         signer: str | None = None,
         policy: HttpPolicy | None = None,
         page_size: int = PAGE_SIZE,
+        exclude: tuple[str, ...] = (),
     ) -> None:
         self.name = name
         self.url = url
@@ -177,6 +182,7 @@ class ApiCatalog:
         self.signer = signer
         self.policy = policy or HttpPolicy()
         self.page_size = page_size
+        self.exclude = exclude
         self.stats = SearchStats()
         self.preset = preset_for_url(url)
         self._client: Client | None = None
@@ -296,6 +302,8 @@ class ApiCatalog:
         self.stats.searches += 1
         found: list[dict] = []
         pages = 0
+        if self.exclude and client.conforms_to(ConformanceClasses.FIELDS):
+            extra = {**extra, "fields": {"exclude": list(self.exclude)}}
         try:
             result = client.search(
                 collections=[search.collection],

@@ -24,11 +24,25 @@ from geofeat.spec import CatalogSpec
 logger = logging.getLogger(__name__)
 
 
-def catalog_from_text(text: str, max_items: int | None = None) -> Catalog:
-    """A catalogue from a preset name, a STAC API root URL, or a local path."""
+#: What a listing does not need from a STAC API (most of an item's bytes).
+LISTING_EXCLUDES = ("assets", "links", "geometry")
+
+
+def catalog_from_text(
+    text: str, max_items: int | None = None, listing: bool = False
+) -> Catalog:
+    """A catalogue from a preset name, a STAC API root URL, or a local path.
+
+    With ``listing``, a STAC API is asked (fields extension) not to send the
+    assets, links and geometry of the items.
+    """
     if text in PRESETS:
-        return open_catalog(text, CatalogSpec(preset=text, max_items=max_items))
-    return open_catalog("catalog", CatalogSpec(url=text, max_items=max_items))
+        catalog = open_catalog(text, CatalogSpec(preset=text, max_items=max_items))
+    else:
+        catalog = open_catalog("catalog", CatalogSpec(url=text, max_items=max_items))
+    if listing and hasattr(catalog, "exclude"):
+        catalog.exclude = LISTING_EXCLUDES
+    return catalog
 
 
 def _numbers(text: str, count: int, what: str, example: str) -> list[float]:
@@ -124,10 +138,14 @@ def run_search(
     datetime_range: str | None = None,
     max_cloud: float | None = None,
     max_items: int | None = None,
+    listing: bool = False,
 ) -> list[pystac.Item]:
-    """Search ``collection`` of ``catalog`` (preset, URL or path) once."""
+    """Search ``collection`` of ``catalog`` (preset, URL or path) once.
+
+    With ``listing`` a STAC API may leave out assets, links and geometry.
+    """
     start, end = parse_datetime(datetime_range)
-    found = catalog_from_text(catalog, max_items).search(
+    found = catalog_from_text(catalog, max_items, listing).search(
         Search(collection, bbox, start, end, max_cloud)
     )
     return found[:max_items] if max_items is not None else found

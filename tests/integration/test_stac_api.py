@@ -257,3 +257,34 @@ def test_duplicates_are_dropped_by_the_documented_rule(stac_dir, caplog):
     assert catalog.stats.dropped == {SAME_ID: 1, REPUBLISHED: 1}
     line = next(r.getMessage() for r in caplog.records if "dropped" in r.getMessage())
     assert f"dropped 1 ({SAME_ID})" in line and f"dropped 1 ({REPUBLISHED})" in line
+
+
+def test_fields_extension_recorded_response(earth_search):
+    """The recorded Earth Search answer to a fields request (no assets, links or
+    geometry) is followed and parsed."""
+    from pystac_client import Client
+
+    client = Client.open(earth_search.url, stac_io=FAST.stac_io())
+    point = {"type": "Point", "coordinates": [-105.1019, 40.1672]}
+    result = client.search(
+        collections=["sentinel-2-c1-l2a"],
+        intersects=point,
+        fields={"include": [], "exclude": ["geometry", "assets", "links"]},
+    )
+    items = list(result.items_as_dicts())
+    # By hand: 10 c1-l2a items of tile 13TDE from 2025-07-29 back to 07-11.
+    assert len(items) == 10
+    assert items[0]["id"] == "S2C_T13TDE_20250729T180310_L2A"
+    assert items[-1]["id"] == "S2A_T13TDE_20250711T175745_L2A"
+    assert all("assets" not in i and "geometry" not in i for i in items)
+
+
+def test_listing_asks_the_api_to_leave_assets_out(earth_search):
+    from geofeat.catalog.query import run_search
+
+    items = run_search(
+        earth_search.url, "sentinel-2-l2a", WORLD, "2025-07-31", 40, listing=True
+    )
+    assert len(items) == 4 and all(not i.assets for i in items)
+    body = earth_search.searches()[0].body
+    assert body["fields"] == {"exclude": ["assets", "links", "geometry"]}
