@@ -1,0 +1,1 @@
+"""Helpers for tests and benchmarks: local servers and fixtures' building blocks."""
