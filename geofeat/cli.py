@@ -39,6 +39,10 @@ def _configure_logging(level: str) -> None:
     # Third-party chatter stays at WARNING unless the user asks for DEBUG.
     for noisy in ("rasterio", "urllib3", "distributed", "numba", "botocore", "fsspec"):
         logging.getLogger(noisy).setLevel(logging.DEBUG if level == "DEBUG" else logging.WARNING)
+    # geofeat logs each catalogue retry itself (geofeat.catalog.api).
+    logging.getLogger("urllib3.connectionpool").setLevel(
+        logging.DEBUG if level == "DEBUG" else logging.ERROR
+    )
 
 
 def _fail(err: Exception, level: str) -> None:

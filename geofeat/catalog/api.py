@@ -52,15 +52,22 @@ class LoggedRetry(Retry):
         seconds = super().get_retry_after(response)
         return None if seconds is None else min(seconds, self.retry_after_max)
 
+    def new(self, **kw) -> LoggedRetry:
+        fresh = super().new(**kw)
+        fresh.retry_after_max = self.retry_after_max
+        return fresh
+
     def increment(self, method=None, url=None, response=None, error=None, **kw):
         new = super().increment(method, url, response, error, **kw)
         why = (
             f"HTTP {response.status}" if response is not None else type(error).__name__
         )
         after = response.headers.get("Retry-After") if response is not None else None
+        pool = kw.get("_pool")
         logger.warning(
-            "%s %s: %s; retry %d of %d%s",
+            "%s %s%s: %s; retry %d of %d%s",
             method,
+            getattr(pool, "host", "") or "",
             (url or "").split("?")[0],
             why,
             len(new.history),
