@@ -288,3 +288,15 @@ def test_listing_asks_the_api_to_leave_assets_out(earth_search):
     assert len(items) == 4 and all(not i.assets for i in items)
     body = earth_search.searches()[0].body
     assert body["fields"] == {"exclude": ["assets", "links", "geometry"]}
+
+
+def test_a_huge_retry_after_is_capped(earth_search):
+    policy = HttpPolicy(retries=2, backoff=0.01, retry_after_max=0.2)
+    catalog = ApiCatalog("es", earth_search.url, policy=policy)
+    catalog.client()
+    earth_search.fail(status=429, retry_after="3600", times=2)
+    started = time.monotonic()
+    items = catalog.search(Search("sentinel-2-l2a", WORLD, *JULY_31, 40))
+    assert len(items) == 4
+    assert [r.status for r in earth_search.searches()] == [429, 429, 200]
+    assert 0.4 <= time.monotonic() - started < 3  # two capped waits of 0.2 s
