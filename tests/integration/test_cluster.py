@@ -166,3 +166,37 @@ def test_local_cluster_is_the_default(job) -> None:
         assert len(workers) >= 1
         assert all(os.getpid() != pid for pid in client.run(os.getpid).values())
         assert client.dashboard_link.startswith("http://127.0.0.1:")
+
+
+def test_spec_cluster_field(tmp_path) -> None:
+    """``cluster:`` in YAML, the older ``scheduler:``, and a wrong value's message."""
+    base = {
+        "points": "p.csv",
+        "output": "o.parquet",
+        "catalogs": {"c": {"url": "catalog.json"}},
+        "features": [
+            {
+                "name": "ndvi",
+                "catalog": "c",
+                "collection": "sentinel-2-l2a",
+                "index": "ndvi",
+                "window": {"before": "10d"},
+            }
+        ],
+    }
+    load = geofeat.spec.load_spec
+    assert load(base).cluster == "local"
+    assert load({**base, "scheduler": "synchronous"}).cluster == "synchronous"
+    spec = load({**base, "cluster": {"kubernetes": {"workers": 7, "secret": "creds"}}})
+    assert spec.cluster.kubernetes.workers == 7
+    assert spec.cluster.kubernetes.secret == "creds"
+    assert load({**base, "cluster": {"address": "tcp://h:8786"}}).cluster.address == (
+        "tcp://h:8786"
+    )
+    assert (
+        load({**base, "cluster": {"local": {"workers": 3}}}).cluster.local.workers == 3
+    )
+    with pytest.raises(ConfigError, match="cluster"):
+        load({**base, "cluster": "gpu"})
+    with pytest.raises(ConfigError, match="partition_size"):
+        load({**base, "partition_size": 0})
