@@ -49,13 +49,21 @@ class Points:
         return Points(table, self.ids[rows], self.lon[rows], self.lat[rows], self.day[rows])
 
 
-def _read_table(path: str) -> pd.DataFrame:
+def _read_table(path: str, columns: PointsSpec) -> pd.DataFrame:
     suffix = Path(path.split("?")[0]).suffix.lower()
     try:
         if suffix in (".parquet", ".pq", ".geoparquet"):
             return pd.read_parquet(path)
         if suffix in (".csv", ".txt", ".tsv"):
-            return pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",")
+            # Ids stay text: "007" is not 7. Header names lose stray spaces.
+            table = pd.read_csv(
+                path,
+                sep="\t" if suffix == ".tsv" else ",",
+                dtype={columns.id: "string"},
+                encoding="utf-8-sig",
+            )
+            table.columns = [str(c).strip() for c in table.columns]
+            return table
     except FileNotFoundError:
         raise PointsError(f"points file {path!r} does not exist; check 'points' in the spec") from None
     except Exception as err:  # pandas raises many kinds; the message is what matters
@@ -83,7 +91,11 @@ def parse_days(values: pd.Series) -> pd.Series:
         if getattr(stamps.dt, "tz", None) is not None:
             stamps = stamps.dt.tz_convert("UTC").dt.tz_localize(None)
     else:
-        stamps = pd.to_datetime(values.astype("string"), utc=True, errors="coerce", format="mixed")
+        # ISO 8601 only: a column mixing 16/08/2023 and 08/12/2023 has no one
+        # reading, so anything else is refused rather than guessed.
+        stamps = pd.to_datetime(
+            values.astype("string").str.strip(), utc=True, errors="coerce", format="ISO8601"
+        )
         stamps = stamps.dt.tz_localize(None)
     return stamps.dt.floor("D")
 
@@ -103,12 +115,18 @@ def validate(table: pd.DataFrame, columns: PointsSpec, source: str = "points") -
     wanted = {"id": columns.id, "lon": columns.lon, "lat": columns.lat, "date": columns.date}
     missing = {role: col for role, col in wanted.items() if col not in table.columns}
     if missing:
+        hint = ""
+        if len(table.columns) == 1 and ";" in str(table.columns[0]):
+            hint = " The file looks ;-separated: geofeat reads comma-separated CSV."
         raise PointsError(
             f"{source}: missing column(s) {sorted(missing.values())} "
             f"(found {list(table.columns)}); name the right columns in the spec, "
-            f"e.g. points: {{path: ..., {', '.join(f'{r}: <column>' for r in missing)}}}",
+            f"e.g. points: {{path: ..., {', '.join(f'{r}: <column>' for r in missing)}}}."
+            + hint,
             source,
         )
+    if table.empty:
+        raise PointsError(f"{source}: the table has no rows; nothing to compute", source)
     table = table.reset_index(drop=True)
     problems: list[str] = []
     bad_rows: set[int] = set()
@@ -143,8 +161,8 @@ def validate(table: pd.DataFrame, columns: PointsSpec, source: str = "points") -
     rows = _rows(days.isna().to_numpy())
     if rows:
         problems.append(
-            f"{_describe(rows)}: date column {columns.date!r} is empty or cannot be "
-            "parsed; write dates as YYYY-MM-DD (ISO 8601)"
+            f"{_describe(rows)}: date column {columns.date!r} is empty or not an ISO "
+            "8601 date within the years 1678-2261; write dates as YYYY-MM-DD"
         )
         bad_rows.update(rows)
 
@@ -166,7 +184,7 @@ def validate(table: pd.DataFrame, columns: PointsSpec, source: str = "points") -
 
 def read_points(path: str, columns: PointsSpec) -> Points:
     """Read a CSV or Parquet points table and validate it (see :func:`validate`)."""
-    table = _read_table(path)
+    table = _read_table(path, columns)
     points = validate(table, columns, source=path)
     logger.info(
         "read %d points from %s (dates %s to %s)",

@@ -63,3 +63,41 @@ def test_unknown_format(tmp_path):
     path.write_text("")
     with pytest.raises(PointsError, match=r"\.csv or \.parquet"):
         read_points(str(path), PointsSpec(path=str(path)))
+
+
+def _csv(tmp_path, text: str):
+    path = tmp_path / "points.csv"
+    path.write_text(text)
+    return str(path)
+
+
+def test_ids_stay_text(tmp_path):
+    path = _csv(tmp_path, "id,lon,lat,date\n007,1,2,2020-01-01\n7,1,2,2020-01-01\n")
+    points = read_points(path, PointsSpec(path=path))
+    assert list(points.ids) == ["007", "7"]
+
+
+def test_dates_other_than_iso_are_refused(tmp_path):
+    """16/08/2023 and 08/12/2023 have no single reading: refuse, do not guess."""
+    path = _csv(tmp_path, "id,lon,lat,date\na,1,2,16/08/2023\nb,1,2,08/12/2023\n")
+    with pytest.raises(PointsError, match="rows 1, 2: date column 'date'.*YYYY-MM-DD"):
+        read_points(path, PointsSpec(path=path))
+
+
+def test_header_only_is_an_error(tmp_path):
+    path = _csv(tmp_path, "id,lon,lat,date\n")
+    with pytest.raises(PointsError, match="no rows"):
+        read_points(path, PointsSpec(path=path))
+
+
+def test_semicolon_files_get_a_hint(tmp_path):
+    path = _csv(tmp_path, "id;lon;lat;date\na;1;2;2020-01-01\n")
+    with pytest.raises(PointsError, match=";-separated"):
+        read_points(path, PointsSpec(path=path))
+
+
+def test_header_spaces_and_bom_are_ignored(tmp_path):
+    path = tmp_path / "points.csv"
+    path.write_bytes("\ufeff id , lon,lat ,date\na,1,2,2020-01-01\n".encode())
+    points = read_points(str(path), PointsSpec(path=str(path)))
+    assert list(points.table.columns) == ["id", "lon", "lat", "date"]
