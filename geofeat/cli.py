@@ -11,12 +11,12 @@ import typer
 from rich.console import Console
 from rich.logging import RichHandler
 from rich.table import Table
+from rich.text import Text
 
 from geofeat.errors import GeofeatError
 
 app = typer.Typer(
     add_completion=False,
-    no_args_is_help=True,
     help="Per-point features from satellite and climate data, as one batch job.",
 )
 console = Console(stderr=True)
@@ -30,7 +30,16 @@ LogLevel = Annotated[
 
 def _configure_logging(level: str) -> None:
     level = level.upper()
-    handler = RichHandler(console=console, show_path=False, rich_tracebacks=False)
+    if console.is_terminal:
+        handler: logging.Handler = RichHandler(
+            console=console, show_path=False, rich_tracebacks=False, markup=False
+        )
+    else:
+        # Piped or redirected: one unwrapped line per record, easy to grep.
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        )
     from geofeat.catalog.signing import RedactTokens
 
     handler.addFilter(RedactTokens())  # signed URLs are logged by libraries
@@ -49,7 +58,10 @@ def _fail(err: Exception, level: str) -> None:
     if level.upper() == "DEBUG":
         console.print_exception()
     # Unwrapped: a long path in the message must stay whole (copyable, greppable).
-    console.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
+    # The message is printed as written: brackets in paths are not styling.
+    console.print(
+        Text("error: ", style="bold red") + Text(str(err)), highlight=False, soft_wrap=True
+    )
     raise typer.Exit(code=2 if isinstance(err, GeofeatError) else 1)
 
 
@@ -61,14 +73,17 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
+@app.callback(invoke_without_command=True)
 def _main(
+    ctx: typer.Context,
     version: Annotated[
-        Optional[bool],
+        bool,
         typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
-    ] = None,
+    ] = False,
 ) -> None:
     """Per-point features from satellite and climate data, as one batch job."""
+    if ctx.invoked_subcommand is None:
+        out.print(ctx.get_help())
 
 
 def print_summary(summary, title: str = "geofeat run") -> None:
