@@ -229,12 +229,10 @@ class ApiCatalog:
             return
         client = self.client()
         try:
-            client._stac_io.read_json(
-                f"{self.url.rstrip('/')}/collections/{collection}"
-            )
+            found = client.get_collection(collection)
         except APIError as err:
-            if getattr(err, "status_code", None) != 404:
-                raise self._down(f"cannot read collection {collection!r}", err) from err
+            raise self._down(f"cannot read collection {collection!r}", err) from err
+        if found is None:
             try:
                 known = sorted(c.id for c in client.get_collections())
             except APIError:
@@ -242,7 +240,7 @@ class ApiCatalog:
             raise SearchError(
                 f"catalog {self.name!r} ({self.url}) has no collection "
                 f"{collection!r}; it has {known[:30]}; fix 'collection' in the spec"
-            ) from err
+            )
         self._collections.add(collection)
 
     def cloud_filter(self, max_cloud_cover: float | None) -> dict:

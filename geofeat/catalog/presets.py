@@ -56,10 +56,6 @@ class Preset:
     :mod:`geofeat.catalog.signing`); None when assets are public."""
     collections: dict[str, CollectionFacts] = field(default_factory=dict)
 
-    def __getitem__(self, key: str):
-        # Older code reads presets as dicts (``preset["url"]``).
-        return {"url": self.url, "sign": self.signer}[key]
-
 
 _S2_TILE = ("s2:mgrs_tile", "grid:code")
 
