@@ -8,6 +8,7 @@ zero gives NaN.
 
 from __future__ import annotations
 
+import difflib
 import warnings
 from functools import lru_cache
 
@@ -72,7 +73,7 @@ def _key(name: str) -> str:
     spyndex = _catalogue()
     keys = {k.lower(): k for k in spyndex.indices}
     if name.lower() not in keys:
-        close = sorted(k for k in keys if k.startswith(name.lower()[:2]))[:8]
+        close = difflib.get_close_matches(name.lower(), list(keys), n=5)
         raise ConfigError(
             f"unknown spectral index {name!r}; use a name from the Awesome Spectral "
             f"Indices list, e.g. ndvi, ndwi, ndmi, nbr, evi, savi (similar: {close})"

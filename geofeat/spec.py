@@ -6,6 +6,7 @@ the spec file, and every error names the field at fault and how to fix it.
 
 from __future__ import annotations
 
+import difflib
 import re
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
@@ -172,6 +173,10 @@ class SceneFeature(_Model):
             raise ValueError(
                 f"feature {self.name!r}: sampling 'buffer' needs 'buffer: <metres>'"
             )
+        # Unknown collections and indices are caught here, before any search.
+        from geofeat.sources.base import product_for, validate_feature
+
+        validate_feature(product_for(self.collection), self)
         return self
 
 
@@ -375,6 +380,16 @@ class JobSpec(_Model):
     def _points_shorthand(cls, value: Any) -> Any:
         return {"path": value} if isinstance(value, str) else value
 
+    @field_validator("output")
+    @classmethod
+    def _parquet(cls, value: str) -> str:
+        if not value.rstrip("/").lower().endswith((".parquet", ".pq")):
+            raise ValueError(
+                f"{value!r}: the feature table is written as Parquet; give a path "
+                "ending in .parquet"
+            )
+        return value
+
     @model_validator(mode="before")
     @classmethod
     def _scheduler_means_cluster(cls, data: Any) -> Any:
@@ -408,6 +423,17 @@ class JobSpec(_Model):
         return str((self.base_dir / path).resolve())
 
 
+def _field_names() -> set[str]:
+    """Every field name of the spec models, for "did you mean" hints."""
+    names: set[str] = set()
+    todo = list(_Model.__subclasses__())
+    while todo:
+        model = todo.pop()
+        names.update(model.model_fields)
+        todo.extend(model.__subclasses__())
+    return names
+
+
 def _format_validation_error(err: ValidationError, source: str) -> str:
     lines = [f"{source}: the job spec is invalid:"]
     for e in err.errors():
@@ -417,6 +443,9 @@ def _format_validation_error(err: ValidationError, source: str) -> str:
             if p not in ("scene", "cube")
         ).replace(".[", "[")
         message = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            close = difflib.get_close_matches(str(e["loc"][-1]), _field_names(), n=1)
+            message = "unknown field" + (f"; did you mean {close[0]!r}?" if close else "")
         lines.append(f"  {where or '(top level)'}: {message}")
     return "\n".join(lines)
 
@@ -442,6 +471,8 @@ def load_spec(
         data, base_dir, label = dict(source), Path.cwd(), "spec"
     else:
         path = Path(source)
+        if path.is_dir():
+            raise ConfigError(f"{str(path)!r} is a folder; give the path of the YAML spec file")
         if not path.is_file():
             raise ConfigError(f"spec file {str(path)!r} does not exist; check the path")
         try:

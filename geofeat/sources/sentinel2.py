@@ -54,6 +54,7 @@ import numpy as np
 import pandas as pd
 import pystac
 
+from geofeat.errors import ConfigError
 from geofeat.indices import compute_index, index_bands
 from geofeat.read import ReadStats, overview
 from geofeat.scene import Asset, Scene, item_crs, item_times
@@ -299,6 +300,15 @@ class Sentinel2L2A:
         if feature.index is not None:
             return index_bands(feature.index)
         return (BAND_NAMES.get(feature.band, feature.band.lower()),)
+
+    def validate(self, feature: SceneFeature) -> None:
+        """Check the index or band exists before any search or read."""
+        for band in self.bands(feature):
+            if band not in REFLECTANCE_BANDS:
+                raise ConfigError(
+                    f"feature {feature.name!r}: {feature.band!r} is not a Sentinel-2 "
+                    f"band; use one of {sorted(REFLECTANCE_BANDS)} or its band id (B04)"
+                )
 
     def assets(self, feature: SceneFeature) -> tuple[str, ...]:
         return (*self.bands(feature), "scl")

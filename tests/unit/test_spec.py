@@ -43,7 +43,7 @@ def test_relative_paths_follow_the_spec_file(tmp_path):
     spec_file = tmp_path / "sub" / "spec.yaml"
     spec_file.write_text(
         "points: pts.csv\noutput: out.parquet\ncatalogs: {c: {url: cat/catalog.json}}\n"
-        "features:\n  - {name: v, catalog: c, collection: x, index: ndvi, window: {before: 5d}}\n"
+        "features:\n  - {name: v, catalog: c, collection: sentinel-2-l2a, index: ndvi, window: {before: 5d}}\n"
     )
     spec = load_spec(spec_file)
     assert spec.resolve(spec.points.path) == str(tmp_path / "sub" / "pts.csv")
@@ -54,8 +54,37 @@ def test_error_names_the_field(tmp_path):
     spec_file = tmp_path / "spec.yaml"
     spec_file.write_text(
         "points: pts.csv\noutput: out.parquet\n"
-        "features:\n  - {name: v, catalog: earth-search, collection: x, index: ndvi, band: red,"
+        "features:\n  - {name: v, catalog: earth-search, collection: sentinel-2-l2a, index: ndvi, band: red,"
         " window: {before: 5d}}\n"
     )
     with pytest.raises(ConfigError, match=r"features\[0\].*exactly one of 'index' or 'band'"):
         load_spec(spec_file)
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"output": "out.csv"}, "ending in .parquet"),
+        ({"outptu": "x.parquet"}, "did you mean 'output'"),
+        ({"features": [{"name": "v", "catalog": "c", "collection": "sentinel-2-l2a",
+                        "index": "ndvii", "window": {"before": "5d"}}]}, "similar: ['ndvi'"),
+        ({"features": [{"name": "v", "catalog": "c", "collection": "sentinel-2-l1c",
+                        "index": "ndvi", "window": {"before": "5d"}}]}, "'sentinel-2-l1c' is not"),
+    ],
+)
+def test_mistakes_are_caught_when_the_spec_is_read(change, expected):
+    spec = {
+        "points": "p.csv",
+        "output": "o.parquet",
+        "catalogs": {"c": {"url": "catalog.json"}},
+        "features": [{"name": "v", "catalog": "c", "collection": "sentinel-2-l2a",
+                      "index": "ndvi", "window": {"before": "5d"}}],
+    }
+    with pytest.raises(ConfigError) as err:
+        load_spec({**spec, **change})
+    assert expected in str(err.value)
+
+
+def test_a_folder_is_not_a_spec(tmp_path):
+    with pytest.raises(ConfigError, match="is a folder"):
+        load_spec(tmp_path)
