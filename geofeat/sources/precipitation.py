@@ -549,7 +549,9 @@ class DailyRasterSource:
                 f"cannot open the first day's raster {self.href(first)}: {err}; check "
                 "the source's url template and start"
             ) from err
-        return SourceInfo(grid, first, end, tile)
+        # Every task opens each day's file: tiles much larger than a block keep
+        # the opens per day few.
+        return SourceInfo(grid, first, end, (max(tile[0], 512), max(tile[1], 512)))
 
     def read(
         self, rows: np.ndarray, cols: np.ndarray, start: int, end: int, stats: ReadStats
