@@ -26,6 +26,19 @@ DEPLOY = Path(geofeat.__file__).resolve().parents[1] / "deploy"
 K8S_VERSION = "1.30"
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _schemas_read_once():
+    """kubernetes-validate re-reads its multi-megabyte schema files per call."""
+    from functools import lru_cache
+
+    import kubernetes_validate.utils as utils
+
+    original = utils.schema_contents
+    utils.schema_contents = lru_cache(maxsize=None)(original)
+    yield
+    utils.schema_contents = original
+
+
 def _closed(schema):
     """The schema with objects that list their properties closed to others."""
     if isinstance(schema, dict):
@@ -43,7 +56,7 @@ def _closed(schema):
 
 
 @pytest.fixture(scope="module")
-def daskcluster_schema() -> dict:
+def daskcluster_schema() -> jsonschema.Validator:
     import dask_kubernetes
 
     crd_file = (
@@ -57,12 +70,13 @@ def daskcluster_schema() -> dict:
     # apiVersion, kind and metadata are checked by the API server itself.
     for key in ("apiVersion", "kind", "metadata"):
         schema["properties"].setdefault(key, {})
-    return schema
+    # Built once: jsonschema.validate() would check the schema itself every call.
+    return jsonschema.Draft202012Validator(schema)
 
 
-def validate_daskcluster(doc: dict, schema: dict) -> None:
+def validate_daskcluster(doc: dict, schema: jsonschema.Validator) -> None:
     assert doc["apiVersion"] == "kubernetes.dask.org/v1"
-    jsonschema.validate(doc, schema)
+    schema.validate(doc)
     for role in ("scheduler", "worker"):
         pod = {
             "apiVersion": "v1",
