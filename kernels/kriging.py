@@ -37,9 +37,8 @@ P.K. Kitanidis, *Introduction to Geostatistics* (1997), sec. 3.2-3.4.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
-
 from geofeat.kernels.variogram import variogram_numpy, variogram_value
+from numba import njit, prange
 
 EXACT_EPS = 1e-10
 """Distance (CRS units) under which a target counts as on a sample (PyKrige's eps)."""
@@ -49,6 +48,8 @@ REGULARISATION = 1e-8
 """Measurement-error term, as a fraction of the sill, for singular systems."""
 BLOCK = 256
 """Targets handled by one task of the parallel loop (reuse works within a block)."""
+GLOBAL_BATCH_VALUES = 1 << 22
+"""Right-hand-side values (targets x samples) per batch of a global solve (32 MiB)."""
 
 SOLVED = 0
 REGULARISED = 1
@@ -120,7 +121,7 @@ def assemble(
     diagonal: float,
     a: np.ndarray,
 ) -> None:
-    """Fill ``a[:k+1, :k+1]`` with the sill-scaled kriging matrix of samples ``nbr[:k]``.
+    """Fill ``a[:k+1, :k+1]`` with the sill-scaled kriging matrix of ``nbr[:k]``.
 
     ``diagonal`` goes on the first ``k`` diagonal entries (0, or minus the
     regularisation term).
@@ -154,7 +155,7 @@ def right_hand_side(
     b: np.ndarray,
     g0: np.ndarray,
 ) -> None:
-    """Fill ``b`` (overwritten by the solve) and ``g0`` with the scaled target gammas."""
+    """Fill ``b`` (overwritten by the solve) and ``g0`` with scaled target gammas."""
     sill = params[0] + params[1]
     for i in range(k):
         s = nbr[i]
@@ -169,7 +170,7 @@ def right_hand_side(
 def combine(
     z: np.ndarray, nbr: np.ndarray, k: int, b: np.ndarray, g0: np.ndarray, sill: float
 ) -> tuple[float, float]:
-    """Estimate ``w . z`` and variance ``sill * (w . g0 + mu)`` from the solution ``b``."""
+    """Estimate ``w . z`` and variance ``sill * (w . g0 + mu)`` from solution ``b``."""
     est = 0.0
     var = b[k]
     for i in range(k):
@@ -257,7 +258,9 @@ def moving_block(
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def moving_parallel(x, y, z, tx, ty, nbr, model, params, eps, estimate, variance, status):
+def moving_parallel(
+    x, y, z, tx, ty, nbr, model, params, eps, estimate, variance, status
+):
     """All targets, blocks in parallel (``prange``)."""
     blocks = (tx.shape[0] + BLOCK - 1) // BLOCK
     for i in prange(blocks):
@@ -277,49 +280,51 @@ def moving_serial(x, y, z, tx, ty, nbr, model, params, eps, estimate, variance, 
 
 
 @njit(cache=True, nogil=True)
-def global_block(
-    block: int,
+def global_rhs_row(
     x: np.ndarray,
     y: np.ndarray,
-    z: np.ndarray,
-    tx: np.ndarray,
-    ty: np.ndarray,
-    all_samples: np.ndarray,
-    a: np.ndarray,
-    piv: np.ndarray,
+    tx: float,
+    ty: float,
     model: int,
     params: np.ndarray,
     eps: float,
-    estimate: np.ndarray,
-    variance: np.ndarray,
+    row: np.ndarray,
 ) -> None:
-    """Krige one block of targets with the factorised global system ``a``."""
-    n = x.shape[0]
+    """Fill ``row`` with scaled gammas from every sample to one target, then 1."""
     sill = params[0] + params[1]
-    b = np.empty(n + 1)
-    g0 = np.empty(n)
-    start = block * BLOCK
-    stop = min(tx.shape[0], start + BLOCK)
-    for t in range(start, stop):
-        right_hand_side(x, y, all_samples, n, tx[t], ty[t], model, params, eps, b, g0)
-        lu_solve(a, piv, b, n + 1)
-        estimate[t], variance[t] = combine(z, all_samples, n, b, g0, sill)
+    n = x.shape[0]
+    for i in range(n):
+        h = np.hypot(x[i] - tx, y[i] - ty)
+        row[i] = 0.0 if h <= eps else variogram_value(model, params, h) / sill
+    row[n] = 1.0
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def global_parallel(x, y, z, tx, ty, all_samples, a, piv, model, params, eps, est, var):
-    """All targets of a global neighbourhood, blocks in parallel."""
-    blocks = (tx.shape[0] + BLOCK - 1) // BLOCK
-    for i in prange(blocks):
-        global_block(i, x, y, z, tx, ty, all_samples, a, piv, model, params, eps, est, var)
+def global_rhs_parallel(x, y, tx, ty, model, params, eps, rhs):
+    """Right-hand sides of all targets (rows of ``rhs``), targets in parallel."""
+    for t in prange(tx.shape[0]):
+        global_rhs_row(x, y, tx[t], ty[t], model, params, eps, rhs[t])
 
 
 @njit(cache=True, nogil=True)
-def global_serial(x, y, z, tx, ty, all_samples, a, piv, model, params, eps, est, var):
-    """All targets of a global neighbourhood, one block after the other."""
-    blocks = (tx.shape[0] + BLOCK - 1) // BLOCK
-    for i in range(blocks):
-        global_block(i, x, y, z, tx, ty, all_samples, a, piv, model, params, eps, est, var)
+def global_rhs_serial(x, y, tx, ty, model, params, eps, rhs):
+    """Right-hand sides of all targets (rows of ``rhs``), one after the other."""
+    for t in range(tx.shape[0]):
+        global_rhs_row(x, y, tx[t], ty[t], model, params, eps, rhs[t])
+
+
+@njit(cache=True, nogil=True)
+def inverse_from_lu(a: np.ndarray, piv: np.ndarray) -> np.ndarray:
+    """The inverse of a matrix from its :func:`lu_factor` factors, column by column."""
+    n = a.shape[0]
+    inverse = np.empty((n, n))
+    column = np.empty(n)
+    for j in range(n):
+        column[:] = 0.0
+        column[j] = 1.0
+        lu_solve(a, piv, column, n)
+        inverse[:, j] = column
+    return inverse
 
 
 def _as_inputs(x, y, z, tx, ty, params):
@@ -376,10 +381,10 @@ def krige_moving(
 
 def factorise_global(
     x: np.ndarray, y: np.ndarray, model: int, params: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, int]:
-    """Assemble and LU-factorise the global kriging matrix once.
+) -> tuple[np.ndarray, int]:
+    """Assemble, factorise and invert the global (sill-scaled) kriging matrix once.
 
-    Returns the factors, the pivots and the status (see :func:`krige_moving`).
+    Returns the inverse and the status (see :func:`krige_moving`).
     """
     x = np.ascontiguousarray(x, dtype=np.float64)
     y = np.ascontiguousarray(y, dtype=np.float64)
@@ -388,7 +393,9 @@ def factorise_global(
     a = np.empty((n + 1, n + 1))
     piv = np.empty(n + 1, dtype=np.int64)
     state = factorise(x, y, np.arange(n, dtype=np.int64), n, model, params, a, piv)
-    return a, piv, int(state)
+    if state == FAILED:
+        return np.full((n + 1, n + 1), np.nan), int(state)
+    return inverse_from_lu(a, piv), int(state)
 
 
 def krige_global(
@@ -401,23 +408,38 @@ def krige_global(
     params: np.ndarray,
     eps: float = EXACT_EPS,
     parallel: bool = True,
-    factors: tuple[np.ndarray, np.ndarray, int] | None = None,
+    factors: tuple[np.ndarray, int] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Ordinary kriging of every target from all samples (one factorisation).
+    """Ordinary kriging of every target from all samples (one inverse).
 
-    Parameters and returns as :func:`krige_moving`; ``factors`` (from
-    :func:`factorise_global`) saves the factorisation when called per chunk.
+    The right-hand sides of a batch of targets are filled by a numba kernel;
+    weights for the whole batch are then one matrix product with the inverse
+    (BLAS), ``GLOBAL_BATCH_VALUES`` values at a time. Parameters and returns as
+    :func:`krige_moving`; ``factors`` (from :func:`factorise_global`) saves the
+    inversion when called per chunk.
     """
     x, y, z, tx, ty, params = _as_inputs(x, y, z, tx, ty, params)
-    a, piv, state = factors if factors is not None else factorise_global(x, y, model, params)
-    m = tx.shape[0]
+    inverse, state = (
+        factors if factors is not None else factorise_global(x, y, model, params)
+    )
+    n, m = x.shape[0], tx.shape[0]
+    sill = params[0] + params[1]
     estimate = np.full(m, np.nan)
     variance = np.full(m, np.nan)
     status = np.full(m, state, dtype=np.int8)
-    if state != FAILED and m:
-        driver = global_parallel if parallel else global_serial
-        all_samples = np.arange(x.shape[0], dtype=np.int64)
-        driver(x, y, z, tx, ty, all_samples, a, piv, model, params, eps, estimate, variance)
+    if state == FAILED or not m:
+        return estimate, variance, status
+    fill = global_rhs_parallel if parallel else global_rhs_serial
+    batch = max(1, GLOBAL_BATCH_VALUES // (n + 1))
+    for start in range(0, m, batch):
+        stop = min(m, start + batch)
+        rhs = np.empty((stop - start, n + 1))
+        fill(x, y, tx[start:stop], ty[start:stop], model, params, eps, rhs)
+        weights = rhs @ inverse.T
+        estimate[start:stop] = weights[:, :n] @ z
+        var = sill * np.einsum("ij,ij->i", weights, rhs)
+        # rhs[:, n] is 1, so the sum above includes mu: w . g0 + mu.
+        variance[start:stop] = np.maximum(var, 0.0)
     return estimate, variance, status
 
 

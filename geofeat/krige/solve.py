@@ -86,11 +86,11 @@ class Kriger:
             self.factors = kriging.factorise_global(
                 self.x, self.y, variogram.code, variogram.params
             )
-            if self.factors[2] != kriging.SOLVED:
+            if self.factors[1] != kriging.SOLVED:
                 logger.warning(
                     "the global kriging system is singular: %s",
                     "regularised with a tiny measurement error"
-                    if self.factors[2] == kriging.REGULARISED
+                    if self.factors[1] == kriging.REGULARISED
                     else "every cell gets NaN",
                 )
 
