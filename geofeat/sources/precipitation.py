@@ -296,6 +296,9 @@ class CubeSource:
             raise ReadError(
                 f"cannot open precipitation cube {self.url}: {err}"
             ) from err
+        # CF grid-mapping variables (the CRS) are coordinates, not data.
+        mappings = {v.attrs.get("grid_mapping") for v in ds.data_vars.values()}
+        ds = ds.set_coords([m for m in mappings if m in ds.data_vars])
         if self.variable is None:
             if len(ds.data_vars) != 1:
                 raise ConfigError(
@@ -369,11 +372,17 @@ class CubeSource:
         )
 
     def read_steps(
-        self, rows: np.ndarray, cols: np.ndarray, start: int, end: int, stats: ReadStats
+        self,
+        rows: np.ndarray,
+        cols: np.ndarray,
+        start: int,
+        end: int,
+        stats: ReadStats,
+        da=None,
     ) -> tuple[np.ndarray, np.ndarray, float]:
         """Time stamps, mm per step ``(n_steps, n_pixels)`` and step (s) of days
-        ``[start, end)`` at the given pixels."""
-        da = self.open()
+        ``[start, end)`` at the given pixels (``da``: the cube, if already open)."""
+        da = self.open() if da is None else da
         tdim, ydim, xdim = _dims(da)
         times = np.asarray(da[tdim].values)
         step = self._step_seconds(times)
@@ -396,9 +405,10 @@ class CubeSource:
     ) -> np.ndarray:
         """mm per UTC day, ``(n_pixels, end - start)``; NaN where no data."""
         out = np.full((rows.size, end - start), np.nan)
+        da = self.open()
         for b0 in range(start, end, DAYS_PER_BLOCK):
             b1 = min(b0 + DAYS_PER_BLOCK, end)
-            times, amounts, step = self.read_steps(rows, cols, b0, b1, stats)
+            times, amounts, step = self.read_steps(rows, cols, b0, b1, stats, da)
             out[:, b0 - start : b1 - start] = daily_totals(
                 times, amounts, step, self.timestamp, b0, b1 - b0
             )

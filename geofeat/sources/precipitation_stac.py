@@ -137,11 +137,12 @@ class StacZarrSource:
         """mm per UTC day ``(n_pixels, end - start)``, across item boundaries."""
         out = np.full((rows.size, end - start), np.nan)
         cubes = [self.cube(item) for item in self.items(start, end)]
+        opened = [cube.open() for cube in cubes]
         for b0 in range(start, end, DAYS_PER_BLOCK):
             b1 = min(b0 + DAYS_PER_BLOCK, end)
             times, amounts, step = [], [], None
-            for cube in cubes:
-                t, a, s = cube.read_steps(rows, cols, b0, b1, stats)
+            for cube, da in zip(cubes, opened, strict=True):
+                t, a, s = cube.read_steps(rows, cols, b0, b1, stats, da)
                 times.append(t)
                 amounts.append(a)
                 step = step or s

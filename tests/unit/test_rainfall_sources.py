@@ -174,3 +174,31 @@ def test_hourly_metres_cube(tmp_path: Path) -> None:
     # t1 = 01-31..02-09: 10 days x 2.4 mm; t0 = 02-10..02-19 with the dry 15th.
     assert table.loc[0, "rain_t1"] == pytest.approx(24.0, rel=1e-9)
     assert table.loc[0, "rain_t0"] == pytest.approx(21.6, rel=1e-9)
+
+
+def test_projected_cube_with_crs(tmp_path: Path) -> None:
+    """A UTM x/y cube with a grid_mapping: points are transformed, not the grid."""
+    import rioxarray  # noqa: F401
+    from pyproj import Transformer
+
+    x = 500_000.0 + 1000.0 * np.arange(5) + 500.0  # 1 km cells, centres
+    y = 1_400_000.0 - 1000.0 * np.arange(4) - 500.0
+    time = pd.date_range("2020-01-01", periods=40, freq="D")
+    values = np.zeros((40, 4, 5))
+    values[:, 2, 3] = 2.0  # one pixel with 2 mm/day
+    da = xr.DataArray(
+        values, dims=("time", "y", "x"), coords={"time": time, "y": y, "x": x}
+    )
+    da.attrs["units"] = "mm"
+    da = da.rio.write_crs("EPSG:32616")
+    path = tmp_path / "utm.zarr"
+    da.to_dataset(name="pr").to_zarr(path, mode="w")
+    to_lonlat = Transformer.from_crs("EPSG:32616", "EPSG:4326", always_xy=True)
+    lon, lat = to_lonlat.transform(
+        [x[3] + 300, x[1], x[0] - 2000], [y[2] - 200, y[2], y[0]]
+    )
+    points = _points(lon, lat, ["2020-02-05"] * 3)
+    table, plan = _run({"kind": "cube", "url": str(path), "variable": "pr"}, points)
+    assert table.loc[0, "rain_t0"] == 60.0 and table.loc[1, "rain_t0"] == 0.0
+    assert np.isnan(table.loc[2, "rain_t0"])  # 1.5 km west of the grid
+    assert list(plan.reasons.values()) == [1]
