@@ -117,7 +117,18 @@ def test_worker_killed_mid_run_loses_no_rows(s2_catalog, reference, tmp_path) ->
             assert thread.is_alive(), outcome
             time.sleep(0.05)
         stored_at_kill = len(list(store.glob("part-*.parquet")))
-        victim = cluster.workers[0]
+        # Kill the worker with the most tasks in hand: those must run elsewhere.
+        from distributed import Client
+
+        with Client(cluster.address) as client:
+            names = {
+                address: info["name"]
+                for address, info in client.scheduler_info()["workers"].items()
+            }
+            held = {names[a]: len(t) for a, t in client.processing().items()}
+        busiest = max(held, key=held.get)
+        lost = held[busiest]
+        victim = cluster.workers[int(busiest.rsplit("-", 1)[1])]
         os.kill(victim.pid, signal.SIGKILL)
         victim.wait(timeout=10)
         thread.join(timeout=180)
@@ -129,6 +140,7 @@ def test_worker_killed_mid_run_loses_no_rows(s2_catalog, reference, tmp_path) ->
         cluster.stop()
     assert "error" not in outcome, outcome.get("error")
     assert stored_at_kill < 12, "the run ended before the kill; nothing was tested"
+    assert lost > 0, "the killed worker held no task"
     assert victim.returncode == -signal.SIGKILL
     assert survivors == 1
     table = outcome["result"].table
