@@ -221,3 +221,52 @@ def test_failed_reads_become_nan_and_failure_records(
     pd.testing.assert_series_equal(table.loc[~failed, "ndvi"], ref.loc[~failed, "ndvi"])
     assert set(pd.read_parquet(failures_path(spec.output))["id"]) == expected
     assert pd.read_parquet(spec.output)["ndvi"].isna().sum() >= len(expected)
+
+
+def test_read_retried_then_recorded(monkeypatch) -> None:
+    """A scene read that fails twice then works gives its value; always failing
+    gives a failure record per point and NaN for those points only."""
+    import geofeat.features.scene as scene_feature
+    from geofeat.failures import observe_guarded, summarise_guarded
+    from geofeat.features.base import FAILURE_COLUMN
+
+    monkeypatch.setattr(geofeat.failures, "RETRY_DELAY", 0.0)
+    calls = []
+
+    class Scene:
+        id = "S2X_TEST"
+
+    class Feature:
+        name = "ndvi"
+        reducer = "median"
+
+    def flaky(product, feature, scene, rank, rows, lon, lat):
+        calls.append(scene.id)
+        if len(calls) < 3:
+            raise ReadError("HTTP 503 from the object store")
+        return "observations", ReadStats(windows=1)
+
+    monkeypatch.setattr(scene_feature, "observe", flaky)
+    rows = np.array([1, 3])
+    assert (
+        observe_guarded(None, Feature, Scene, 0, rows, None, None)[0] == "observations"
+    )
+    assert len(calls) == 3  # two failures, then success
+
+    def broken(*args):
+        raise ReadError("HTTP 503 from the object store")
+
+    monkeypatch.setattr(scene_feature, "observe", broken)
+    failed, stats = observe_guarded(None, Feature, Scene, 0, rows, None, None)
+    assert failed["row"].tolist() == [1, 3]
+    assert failed["failure"].str.contains("S2X_TEST: HTTP 503").all()
+
+    def summarise(feature, n_points, results):
+        assert results == []  # failed reads are not observations
+        return pd.DataFrame({"ndvi": [0.1, 0.2, 0.3, 0.4], "ndvi_n": 1}), ReadStats()
+
+    monkeypatch.setattr(scene_feature, "summarise", summarise)
+    table, _ = summarise_guarded(Feature, 4, [(failed, stats)])
+    assert table["ndvi"].tolist()[0::2] == [0.1, 0.3]
+    assert table["ndvi"].isna().tolist() == [False, True, False, True]
+    assert table[FAILURE_COLUMN].notna().tolist() == [False, True, False, True]
