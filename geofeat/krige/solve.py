@@ -23,6 +23,8 @@ logger = logging.getLogger(__name__)
 
 MAX_GLOBAL_SAMPLES = 10_000
 """Largest sample count for a global neighbourhood (the system is dense, n x n)."""
+QUERY_BATCH = 65_536
+"""Targets per KD-tree query in a moving neighbourhood (bounds the index arrays)."""
 
 STATUS_NAMES = {
     kriging.SOLVED: "solved",
@@ -116,18 +118,22 @@ class Kriger:
                 factors=self.factors,
             )
         else:
-            nbr = self.neighbourhood.query(tx, ty)
-            est, var, status = kriging.krige_moving(
-                self.x,
-                self.y,
-                self.z,
-                tx,
-                ty,
-                nbr,
-                model,
-                params,
-                parallel=self.parallel,
-            )
+            est, var = np.empty(tx.size), np.empty(tx.size)
+            status = np.empty(tx.size, dtype=np.int8)
+            for start in range(0, tx.size, QUERY_BATCH):
+                part = slice(start, start + QUERY_BATCH)
+                nbr = self.neighbourhood.query(tx[part], ty[part])
+                est[part], var[part], status[part] = kriging.krige_moving(
+                    self.x,
+                    self.y,
+                    self.z,
+                    tx[part],
+                    ty[part],
+                    nbr,
+                    model,
+                    params,
+                    parallel=self.parallel,
+                )
         self._count(status)
         return est, var
 
