@@ -194,6 +194,9 @@ def run(
     for index in sorted(done):
         tally.reused(store.stats(index))
     pending = [p for p in parts if p.index not in done]
+    # Search once for all points: partitions are cut in input order, so each
+    # would otherwise search every cell again.
+    catalogs.prefetch(spec, pts, pending)
 
     try:
         with connect(spec.cluster) as client:

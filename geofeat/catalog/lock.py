@@ -50,6 +50,8 @@ class RecordingCatalog:
         return found
 
     def __getattr__(self, attr):
+        if attr == "inner":
+            raise AttributeError(attr)
         return getattr(self.inner, attr)
 
 
@@ -81,16 +83,35 @@ class LockWriter:
 
 
 class RunCatalogs(dict):
-    """The catalogues of one run, by name: each one opened is recorded in the lock."""
+    """The catalogues of one run, by name.
+
+    Each catalogue opened is wrapped so that its searches are made once per run
+    (:class:`~geofeat.catalog.cache.SearchCache`) and the items it returns are
+    recorded in the lock.
+    """
 
     def __init__(self, lock: LockWriter | None) -> None:
         super().__init__()
         self.lock = lock
 
     def __setitem__(self, name: str, catalog: Catalog) -> None:
-        if self.lock is not None and not isinstance(catalog, LockCatalog):
+        from geofeat.catalog.cache import SearchCache
+
+        catalog = SearchCache(catalog)
+        if self.lock is not None:
             catalog = RecordingCatalog(catalog, self.lock)
         super().__setitem__(name, catalog)
+
+    def prefetch(self, spec, points, pending=None) -> None:
+        """Make the searches of all the points (of ``pending`` partitions) now."""
+        import numpy as np
+
+        from geofeat.catalog.cache import prefetch
+
+        if pending is not None:
+            rows = [np.arange(p.start, p.stop) for p in pending]
+            points = points.take(np.concatenate(rows) if rows else np.arange(0))
+        prefetch(self, spec, points)
 
 
 def run_catalogs(spec, output: str | None, fresh: bool) -> RunCatalogs:

@@ -81,3 +81,26 @@ def test_api_run_equals_static_run(
     assert (
         sum("search es/sentinel-2-l2a" in m and "1 page(s)" in m for m in messages) == 2
     )
+
+
+def test_partitions_share_the_run_searches(
+    shared_data, s2_catalog, tmp_path, monkeypatch
+):
+    """One partition per point: still one search per group of the whole run."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "points.csv").write_text(
+        "id,lon,lat,date\nzagreb,15.97,45.81,2023-08-21\nmaribor,15.65,46.55,2023-08-21\n"
+        "near,15.90,45.70,2023-08-19\n"
+    )
+    static = geofeat.run(_spec(str(s2_catalog)), write=False)
+    spec = {**_spec("http://placeholder"), "partition_size": 1}
+    with ReplayServer(
+        shared_data / "stac", "earth-search", extra_items=_items(s2_catalog)
+    ) as server:
+        spec["catalogs"] = {"es": {"url": server.url}}
+        api = geofeat.run(spec, write=False)
+        searches = server.searches()
+    assert api.summary.partitions == 3
+    assert len(searches) == 2  # the run's two groups, not one per partition
+    np.testing.assert_array_equal(api.table["ndvi"], static.table["ndvi"])
+    np.testing.assert_array_equal(api.table["ndvi_n"], static.table["ndvi_n"])
