@@ -270,3 +270,29 @@ def test_read_retried_then_recorded(monkeypatch) -> None:
     assert table["ndvi"].tolist()[0::2] == [0.1, 0.3]
     assert table["ndvi"].isna().tolist() == [False, True, False, True]
     assert table[FAILURE_COLUMN].notna().tolist() == [False, True, False, True]
+
+
+@pytest.mark.realdata
+def test_restart_discards_a_stale_store(s2_catalog, tmp_path) -> None:
+    """A store left by another job stops the run with the fix; --restart drops it."""
+    job = write_job(tmp_path, s2_catalog, n_points=2, partition_size=2)
+    output = tmp_path / "out" / "features.parquet"
+    stale = PartitionStore(store_path(str(output)), "another-job", 1)
+    stale.open()
+    refused = subprocess.run(
+        [str(GEOFEAT), "run", str(job), "--cluster", "threads"],
+        capture_output=True,
+        text=True,
+    )
+    assert refused.returncode == 2
+    assert "different job" in refused.stderr and "--restart" in refused.stderr
+    assert not output.exists()
+    done = subprocess.run(
+        [str(GEOFEAT), "run", str(job), "--cluster", "threads", "--restart"],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "removing the partition store" in done.stderr
+    assert len(pd.read_parquet(output)) == 2
+    assert not Path(store_path(str(output))).exists()
