@@ -160,6 +160,24 @@ def test_bounds_grid_and_like_grid(shared_data, tmp_path):
     )
     assert second.dataset.rio.transform() == ds.rio.transform()
     np.testing.assert_array_equal(second.dataset.estimate.values, ds.estimate.values)
+    # Aligned with a GeoTIFF: same cells, the raster's CRS.
+    profile = {
+        "driver": "GTiff",
+        "width": 78,
+        "height": 104,
+        "count": 1,
+        "dtype": "uint8",
+        "crs": "EPSG:28992",
+        "transform": rasterio.Affine(40, 0, 178440, 0, -40, 333760),
+    }
+    with rasterio.open(tmp_path / "cube.tif", "w", **profile) as dst:
+        dst.write(np.zeros((1, 104, 78), dtype="uint8"))
+    third = krige(
+        spec(shared_data, tmp_path, grid={"like": str(tmp_path / "cube.tif")}),
+        write=False,
+    )
+    assert third.dataset.rio.crs.to_epsg() == 28992
+    np.testing.assert_array_equal(third.dataset.estimate.values, ds.estimate.values)
 
 
 def test_lonlat_samples_and_large_coordinates(shared_data, tmp_path, meuse):
