@@ -142,9 +142,12 @@ def prefetch(catalogs: dict, spec, points) -> None:
                 feature.catalog, spec.catalogs.get(feature.catalog), spec.resolve
             )
         catalog = catalogs[feature.catalog]
+        stats = getattr(catalog, "stats", None)  # a STAC API counts its pages
+        pages_before = stats.pages if stats is not None else 0
         groups = search_groups(points.lon, points.lat, start, end)
+        found: set[str] = set()
         for group in groups:
-            catalog.search(
+            items = catalog.search(
                 Search(
                     collection=feature.collection,
                     bbox=group.bbox,
@@ -154,9 +157,14 @@ def prefetch(catalogs: dict, spec, points) -> None:
                     max_cloud_cover=feature.max_cloud_cover,
                 )
             )
+            found.update(i.id for i in items)
+        pages = f"{stats.pages - pages_before} page(s), " if stats is not None else ""
         logger.info(
-            "feature %s: %d search(es) for all %d point(s), made once for the run",
+            "feature %s: %d search(es) for all %d point(s), made once for the run: "
+            "%s%d item(s)",
             feature.name,
             len(groups),
             len(points),
+            pages,
+            len(found),
         )

@@ -78,6 +78,12 @@ def test_api_run_equals_static_run(
     assert all(s.body["filter"]["args"][1] == 50 for s in searches)
     messages = [r.getMessage() for r in caplog.records]
     assert any("3 point(s) in 2 search group(s) over 2 cell(s)" in m for m in messages)
+    # By hand: cloud <= 50 leaves 4 scenes of 33TWL and 4 of 33TWM in the windows.
+    assert any(
+        "feature ndvi: 2 search(es) for all 3 point(s), made once for the run: "
+        "2 page(s), 8 item(s)" in m
+        for m in messages
+    )
     assert (
         sum("search es/sentinel-2-l2a" in m and "1 page(s)" in m for m in messages) == 2
     )
