@@ -159,12 +159,18 @@ def connect(cluster: ClusterSpec) -> Iterator[Any]:
             options.image,
         )
         spec = kubernetes_cluster_spec(options)
-        with (
-            KubeCluster(
+        try:
+            kube = KubeCluster(
                 custom_cluster_spec=spec, namespace=options.namespace, quiet=True
-            ) as kube,
-            Client(kube) as client,
-        ):
+            )
+        except Exception as err:  # kr8s and the operator raise many kinds
+            raise ConfigError(
+                f"cannot create DaskCluster {options.name!r} on Kubernetes: {err}; "
+                "geofeat needs a kubeconfig (KUBECONFIG or ~/.kube/config) or a pod "
+                "with the rights of deploy/rbac.yaml, and the Dask operator installed "
+                "(see deploy/README.md)"
+            ) from err
+        with kube, Client(kube) as client:
             yield client
         return
 

@@ -192,3 +192,16 @@ def test_dockerfile_copies_what_exists_and_installs_pinned() -> None:
                 assert (root / source).exists(), source
     assert 'pip install -c constraints.txt ".[cluster]"' in text
     assert not re.search(r"(?i)(aws_secret|access_key|password|token)\s*=", text)
+
+
+def test_kubernetes_without_a_cluster_names_the_fix(tmp_path, monkeypatch) -> None:
+    """No kubeconfig and no pod identity (as here): an error saying what is needed."""
+    from geofeat.cluster import connect
+    from geofeat.errors import ConfigError
+    from geofeat.spec import KubernetesClusterSpec
+
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "none"))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    with pytest.raises(ConfigError, match="kubeconfig .* deploy/rbac.yaml"):
+        with connect(KubernetesClusterSpec()):
+            pass
