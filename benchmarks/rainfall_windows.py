@@ -93,7 +93,11 @@ def main(small: bool) -> None:
             series.reshape(4, 30).sum(axis=1)
         loop = (time.perf_counter() - started) / sample * n
 
-        series = np.nan_to_num(da.values.reshape(da.shape[0], -1).T.astype(float))
+        # Kernel alone: 20,000 points on 500 pixels (40 per pixel, as dense event
+        # tables have), over the first three years, arrays prepared beforehand.
+        series = np.ascontiguousarray(
+            da.values[: 3 * 365].reshape(3 * 365, -1).T[:500], dtype=np.float64
+        )
         pix = np.random.default_rng(4).integers(0, series.shape[0], 20_000)
         ends = np.random.default_rng(5).integers(120, series.shape[1], 20_000)
         started = time.perf_counter()
@@ -115,7 +119,7 @@ def main(small: bool) -> None:
     print(f"{'whole record per point':<22}{'':>10}{n * days:>18,}")
     print(f"speed-up over the per-point loop: {loop / ours:.1f}x")
     print(
-        f"kernel, 20,000 points x 4 windows: numba {kernel * 1e3:.1f} ms, "
+        f"kernel, 20,000 points on 500 pixels: numba {kernel * 1e3:.1f} ms, "
         f"NumPy reference {reference * 1e3:.0f} ms ({reference / kernel:.0f}x)"
     )
 
