@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import difflib
 import warnings
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
@@ -39,14 +39,14 @@ SENTINEL2_SYMBOLS = {
 CONSTANT_OVERRIDES = {"SAVI": {"L": 0.5}}
 
 
-@lru_cache(maxsize=None)
+@cache
 def _catalogue():
     import spyndex
 
     return spyndex
 
 
-@lru_cache(maxsize=None)
+@cache
 def index_bands(name: str) -> tuple[str, ...]:
     """Canonical band names an index needs, e.g. ``("nir", "red")`` for NDVI.
 
@@ -63,8 +63,8 @@ def index_bands(name: str) -> tuple[str, ...]:
             bands.append(SENTINEL2_SYMBOLS[symbol])
         elif symbol not in spyndex.constants:
             raise ConfigError(
-                f"index {name!r} needs band {symbol!r}, which Sentinel-2 does not have; "
-                "choose another index"
+                f"index {name!r} needs band {symbol!r}, which Sentinel-2 does not "
+                "have; choose another index"
             )
     return tuple(bands)
 

@@ -39,7 +39,7 @@ def run(
     tmp_path: Path, items: list[pystac.Item], points: list[tuple], **feature
 ) -> pd.DataFrame:
     catalog = write_catalog(tmp_path / "catalog", items)
-    ids, lons, lats = zip(*points)
+    ids, lons, lats = zip(*points, strict=True)
     pd.DataFrame({"id": ids, "lon": lons, "lat": lats, "date": "2023-08-16"}).to_csv(
         tmp_path / "points.csv", index=False
     )

@@ -78,7 +78,7 @@ def test_nearest_on_a_horizontal_edge_takes_the_south_pixel(grid: Asset) -> None
 
 
 def test_nearest_on_an_edge_falls_back_to_the_valid_neighbour(grid: Asset) -> None:
-    """East of the edge is nodata (1, 2); the valid west pixel (1, 1) = 12 touches it."""
+    """East of the edge is nodata (1, 2); the valid west pixel (1, 1) = 12 touches."""
     assert value_at(grid, X0 + 20, Y0 - 15) == 12
     # The public `sample` follows the same rule.
     assert sample(grid, *lonlat(X0 + 20, Y0 - 15), ReadStats())[0] == 12

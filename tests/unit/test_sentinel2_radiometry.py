@@ -19,7 +19,7 @@ import pytest
 from pyproj import Transformer
 
 import geofeat
-from geofeat.sources.sentinel2 import OFFSET, judge, radiometry
+from geofeat.sources.sentinel2 import OFFSET, SENTINEL2_L2A, judge, radiometry
 from geofeat.synthetic import write_catalog, write_scene
 
 WHEN = datetime(2023, 8, 15, 10, 0)
@@ -78,6 +78,30 @@ def test_earth_search_flag_wins_over_raster_bands(shared_data: Path) -> None:
         assert item.assets["red"].extra_fields["raster:bands"][0]["offset"] == -0.1
         scale, offset, _ = radiometry(item, item.assets["red"])
         assert (scale, offset) == (1e-4, 0.0)
+
+
+@pytest.mark.realdata
+def test_earth_search_collection_1_applies_the_declared_offset(
+    shared_data: Path,
+) -> None:
+    """Earth Search c1-l2a: no boa flag, raster:bands -0.1 is applied as declared;
+    its pass key is the l2a twin's (same datatake)."""
+    path = (
+        shared_data
+        / "stac"
+        / "earth-search"
+        / "search_cql2_cloudcover_lte40_page1.json"
+    )
+    features = json.loads(path.read_text())["features"]
+    items = {
+        f["collection"]: SENTINEL2_L2A.scene(pystac.Item.from_dict(f))
+        for f in features
+        if f["id"] in ("S2B_T20EPT_20250731T131905_L2A", "S2B_20EPT_20250731_0_L2A")
+    }
+    c1, l2a = items["sentinel-2-c1-l2a"], items["sentinel-2-l2a"]
+    assert (c1.assets["red"].scale, c1.assets["red"].offset) == (1e-4, -0.1)
+    assert (l2a.assets["red"].scale, l2a.assets["red"].offset) == (1e-4, 0.0)
+    assert c1.pass_key == l2a.pass_key == "GS2B_20250731T131909_043879"
 
 
 def test_stac_1_1_raster_scale_offset() -> None:
