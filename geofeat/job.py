@@ -15,6 +15,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -199,7 +200,8 @@ def run(
     catalogs.prefetch(spec, pts, pending)
 
     try:
-        with connect(spec.cluster) as client:
+        # With every partition already stored there is nothing to start.
+        with connect(spec.cluster) if pending else nullcontext() as client:
             summary.dashboard = tally.dashboard = dashboard_link(client)
             if summary.dashboard:
                 logger.info("Dask dashboard: %s", summary.dashboard)
