@@ -11,13 +11,16 @@ points and all their windows, and reduces them with the cumulative-sum kernel
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
 
 import dask
 import numpy as np
 import pandas as pd
 
-from geofeat.features.base import FeaturePlan
+from geofeat.errors import ReadError
+from geofeat.failures import READ_ATTEMPTS, RETRY_DELAY
+from geofeat.features.base import FAILURE_COLUMN, FeaturePlan
 from geofeat.kernels.rolling import window_stats
 from geofeat.points import Points
 from geofeat.read import ReadStats
@@ -46,14 +49,41 @@ def read_windows(
     end: int,
     point_pixel: np.ndarray,
     point_end: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, ReadStats]:
+) -> tuple[np.ndarray, np.ndarray, ReadStats, str | None]:
     """Read pixels' daily series over ``[start, end)`` once; reduce all windows.
 
     ``point_pixel`` indexes ``rows``/``cols``; ``point_end`` is each point's
-    window-0 end as a day offset from ``start``.
+    window-0 end as a day offset from ``start``. A read that still raises
+    :class:`~geofeat.errors.ReadError` after retries gives NaN and its reason.
     """
     stats = ReadStats()
-    series = source.read(rows, cols, start, end, stats)
+    delay = RETRY_DELAY
+    for attempt in range(1, READ_ATTEMPTS + 1):
+        try:
+            series = source.read(rows, cols, start, end, stats)
+            break
+        except ReadError as err:
+            if attempt == READ_ATTEMPTS:
+                # The points of this group get NaN and a failures record; the
+                # other groups of the job are not affected.
+                logger.warning(
+                    "feature %s: reads failed %d time(s); %d point(s) get NaN and a "
+                    "failures record: %s",
+                    feature.name,
+                    attempt,
+                    point_pixel.size,
+                    err,
+                    exc_info=True,
+                )
+                shape = (point_pixel.size, feature.windows.count)
+                return (
+                    np.full(shape, np.nan),
+                    np.zeros(shape, np.int64),
+                    stats,
+                    str(err),
+                )
+            time.sleep(delay)
+            delay *= 2
     values, valid = window_stats(
         series,
         point_pixel,
@@ -70,25 +100,30 @@ def read_windows(
         end - start,
         point_pixel.size,
     )
-    return values, valid, stats
+    return values, valid, stats, None
 
 
 def assemble(
     feature: RainfallFeature,
     n_points: int,
     groups: list[np.ndarray],
-    results: list[tuple[np.ndarray, np.ndarray, ReadStats]],
+    results: list[tuple[np.ndarray, np.ndarray, ReadStats, str | None]],
 ) -> tuple[pd.DataFrame, ReadStats]:
-    """One row per point: window values (NaN below ``min_coverage``) and coverage."""
+    """One row per point: window values (NaN below ``min_coverage``) and coverage.
+
+    Points of groups whose reads failed get a reason in ``FAILURE_COLUMN``.
+    """
     count, size = feature.windows.count, feature.windows.size.days
     values = np.full((n_points, count), np.nan)
     valid = np.zeros((n_points, count), np.int64)
+    failure = np.full(n_points, None, dtype=object)
     stats = ReadStats()
-    for point_rows, (group_values, group_valid, group_stats) in zip(
+    for point_rows, (group_values, group_valid, group_stats, reason) in zip(
         groups, results, strict=True
     ):
         values[point_rows] = group_values
         valid[point_rows] = group_valid
+        failure[point_rows] = reason
         stats.merge(group_stats)
     coverage = valid / size
     values[coverage < feature.min_coverage - _COVERAGE_SLACK] = np.nan
@@ -101,6 +136,8 @@ def assemble(
     )
     columns = window_columns(feature.name, count)
     table = pd.DataFrame(np.hstack([values, coverage]), columns=columns)
+    if any(f is not None for f in failure):
+        table[FAILURE_COLUMN] = failure
     return table, stats
 
 

@@ -140,3 +140,35 @@ def test_spec_routes_and_validates(tmp_path) -> None:
     bad = {**spec, "features": [{**spec["features"][0], "windows": {"size": "0d"}}]}
     with pytest.raises(ConfigError, match="at least one day"):
         load_spec(bad)
+
+
+def test_failed_reads_become_records(source: CountingSource, monkeypatch) -> None:
+    """A tile whose reads keep failing: its points get NaN and a reason, after
+    three attempts; points of other tiles are unaffected."""
+    from geofeat.errors import ReadError
+    from geofeat.features.base import FAILURE_COLUMN
+
+    attempts = Counter()
+    good_read = source.read
+
+    def flaky(rows, cols, start, end, stats):
+        if rows.min() < 32 and cols.min() < 32:  # the first tile
+            attempts[(int(rows.min()), int(cols.min()))] += 1
+            raise ReadError("HTTP 503 from the test")
+        return good_read(rows, cols, start, end, stats)
+
+    monkeypatch.setattr(source, "read", flaky)
+    monkeypatch.setattr(rainfall, "RETRY_DELAY", 0.0)
+    points = Points(
+        pd.DataFrame({"id": [0, 1]}),
+        np.array([0, 1]),
+        np.array([5.5, 60.5]),
+        np.array([95.5, 20.5]),
+        pd.DatetimeIndex(["1995-06-01", "1995-06-01"]),
+    )
+    plan = rainfall.plan_rainfall_feature(_feature(), points)
+    table, _ = dask.compute(plan.result, scheduler="synchronous")[0]
+    assert list(attempts.values()) == [3]
+    assert np.isnan(table.loc[0, "rain_t0"]) and table.loc[0, "rain_t0_coverage"] == 0
+    assert "503" in table.loc[0, FAILURE_COLUMN]
+    assert table.loc[1, "rain_t0"] > 0 and table.loc[1, FAILURE_COLUMN] is None
