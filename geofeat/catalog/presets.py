@@ -129,6 +129,19 @@ def preset_for_url(url: str) -> str | None:
     return None
 
 
+def facts_for_item(item) -> CollectionFacts:
+    """The facts of an item's collection, its catalogue found from its root link.
+
+    ``item`` is a ``pystac.Item`` or an item dict. Items whose root link names no
+    preset (local catalogues, other APIs) get the generic facts.
+    """
+    data = item if isinstance(item, dict) else item.to_dict(transform_hrefs=False)
+    root = next(
+        (x["href"] for x in data.get("links", []) if x.get("rel") == "root"), ""
+    )
+    return collection_facts(preset_for_url(root), data.get("collection") or "")
+
+
 def collection_facts(catalog: str | None, collection: str) -> CollectionFacts:
     """The facts of ``collection`` in the preset named ``catalog`` (or generic ones)."""
     preset = PRESETS.get(catalog or "")

@@ -13,7 +13,13 @@ import pystac
 import pytest
 
 from geofeat.catalog.dedupe import REPUBLISHED, SAME_ID, dedupe
-from geofeat.catalog.presets import PRESETS, collection_facts, preset_for_url
+from geofeat.catalog.presets import (
+    GENERIC,
+    PRESETS,
+    collection_facts,
+    facts_for_item,
+    preset_for_url,
+)
 from geofeat.errors import ConfigError
 from geofeat.scene import item_crs
 from geofeat.sources import product_for
@@ -208,3 +214,12 @@ def test_dedupe_keeps_terra_and_aqua_of_one_tile(recorded):
     aqua["properties"]["platform"] = "aqua"
     kept, dropped = dedupe([terra, aqua])
     assert len(kept) == 2 and not dropped
+
+
+def test_facts_found_from_the_item_root_link(recorded):
+    es = recorded["S2B_20EPT_20250731_0_L2A"]["item"]
+    pc = recorded["S2A_MSIL2A_20190101T000001_R116_T60VUK_20201007T214652"]["item"]
+    assert facts_for_item(es).offset_applied_flag == "earthsearch:boa_offset_applied"
+    assert facts_for_item(pc).declares_scale_offset is False  # root ends with "/"
+    modis = recorded["MOD11A2.A2022033.h19v10.061"]["item"]  # stactools: no PC root
+    assert facts_for_item(modis) is GENERIC
