@@ -189,11 +189,13 @@ class PrecipitationSource(_Model):
 
     preset: str | None = None
     """Name of a known source (``chirps-daily``, ``era5-pc``)."""
-    kind: Literal["cube", "raster", "daily-rasters", "stac-zarr"] | None = None
+    kind: (
+        Literal["cube", "raster", "daily-rasters", "stac-zarr", "stac-rasters"] | None
+    ) = None
     """``cube``: a Zarr or NetCDF store xarray opens; ``raster``: a multi-band
     raster with one band per day; ``daily-rasters``: one raster per day from a URL
     template; ``stac-zarr``: STAC items with Zarr assets (ERA5 on Planetary
-    Computer)."""
+    Computer); ``stac-rasters``: one STAC item per day with a raster asset."""
     url: str | None = None
     """Path or URL of the store, raster, URL template (``{date:%Y}`` fields) or
     STAC catalogue."""

@@ -422,14 +422,14 @@ def _dims_guess(da) -> tuple[str, ...]:
     )
 
 
-def _raster_grid(ds) -> Grid:
+def raster_grid(ds) -> Grid:
     t = ds.transform
     x = t.c + t.a * (np.arange(ds.width) + 0.5)
     y = t.f + t.e * (np.arange(ds.height) + 0.5)
     return Grid(x, y, None if ds.crs is None else ds.crs.to_wkt(), t)
 
 
-def _read_window(
+def read_window(
     ds, indexes: list[int], rows, cols, nodata, stats: ReadStats
 ) -> np.ndarray:
     r0, r1, c0, c1 = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
@@ -501,7 +501,7 @@ class BandRasterSource:
     def describe(self, bbox=None, start=None, end=None) -> SourceInfo:
         with rasterio.open(self.url) as ds:
             days = self._days(ds)
-            grid = _raster_grid(ds)
+            grid = raster_grid(ds)
             tile = ds.block_shapes[0]
         return SourceInfo(
             grid, int(days[0]), int(days[-1]) + 1, (max(tile[0], 32), max(tile[1], 32))
@@ -520,7 +520,7 @@ class BandRasterSource:
                 if bands.size == 0:
                     return out
                 nodata = self.nodata if self.nodata is not None else ds.nodata
-                picked = _read_window(ds, list(bands + 1), rows, cols, nodata, stats)
+                picked = read_window(ds, list(bands + 1), rows, cols, nodata, stats)
         except rasterio.errors.RasterioIOError as err:
             raise ReadError(
                 f"cannot read precipitation raster {self.url}: {err}"
@@ -552,7 +552,7 @@ class DailyRasterSource:
             end = int(to_days(np.datetime64("now"))) + 1
         try:
             with rasterio.open(self.href(first)) as ds:
-                grid = _raster_grid(ds)
+                grid = raster_grid(ds)
                 tile = ds.block_shapes[0]
         except rasterio.errors.RasterioIOError as err:
             raise ReadError(
@@ -578,7 +578,7 @@ class DailyRasterSource:
                 ):
                     stats.assets += 1
                     nodata = self.nodata if self.nodata is not None else ds.nodata
-                    picked = _read_window(ds, [1], rows, cols, nodata, stats)
+                    picked = read_window(ds, [1], rows, cols, nodata, stats)
             except rasterio.errors.RasterioIOError as err:
                 # A day without a file is a day without data, not a failed job.
                 stats.failures["daily raster missing"] += 1
@@ -611,6 +611,8 @@ def open_source(spec: PrecipitationSource, resolve=lambda p: p):
         return DailyRasterSource(
             url, spec.start, spec.end, spec.units or "mm", spec.nodata
         )
-    from geofeat.sources.precipitation_stac import StacZarrSource
+    from geofeat.sources.precipitation_stac import StacRasterSource, StacZarrSource
 
+    if spec.kind == "stac-rasters":
+        return StacRasterSource.from_spec(spec, url)
     return StacZarrSource.from_spec(spec, url)

@@ -73,25 +73,45 @@ def _compute(feature: RainfallFeature, points: Points):
     return dask.compute(plan.result, scheduler="synchronous")[0]
 
 
-@pytest.mark.realdata
-def test_chirps_daily_preset(server, shared_data: Path) -> None:
-    """Daily files at the CHIRPS URL layout give the multi-band file's sums."""
-    root, base, requests = server
+@pytest.fixture(scope="module")
+def chirps_days(server, shared_data: Path):
+    """Daily GeoTIFFs at the CHIRPS URL layout, 1981-01-01..03-31, from the real
+    multi-band file; yields their paths by day, the raw series of land pixel
+    (8, 6), and the lon/lat of that pixel and of a sea pixel."""
+    root, _, _ = server
     chirps = shared_data / "precipitation" / "chirps_p25_daily_nicaragua_1981-1982.tif"
     template = PRECIPITATION_PRESETS["chirps-daily"]["url"]
-    local = template.replace("https://data.chc.ucsb.edu", base)
+    paths = {}
     with rasterio.open(chirps) as src:
         profile = {**src.profile, "count": 1, "nodata": -9999.0}
-        for i in range(90):  # 1981-01-01 .. 1981-03-31
+        for i in range(90):
             day = date(1981, 1, 1) + timedelta(days=i)
             path = root / template.format(date=day).split("data.chc.ucsb.edu/")[1]
             path.parent.mkdir(parents=True, exist_ok=True)
             band = src.read(i + 1)
             with rasterio.open(path, "w", **profile) as dst:
                 dst.write(np.where(np.isnan(band), -9999.0, band), 1)
+            paths[day] = path
         series = src.read(window=((8, 9), (6, 7)))[:, 0, 0].astype(float)
-        lon, lat = src.xy(8, 6)
-        sea_lon, sea_lat = src.xy(0, 17)
+        land, sea = src.xy(8, 6), src.xy(0, 17)
+    return paths, series, land, sea
+
+
+def _check_sums(table: pd.DataFrame, series: np.ndarray) -> None:
+    d = (date(1981, 3, 20) - date(1981, 1, 1)).days
+    for k in range(4):
+        want = series[d - 10 * (k + 1) : d - 10 * k].sum()
+        assert table.loc[0, f"rain_t{k}"] == pytest.approx(want, rel=1e-6)
+    assert np.isnan(table.loc[1, "rain_t0"]) and table.loc[1, "rain_t0_coverage"] == 0
+
+
+@pytest.mark.realdata
+def test_chirps_daily_preset(server, chirps_days) -> None:
+    """Daily files at the CHIRPS URL layout give the multi-band file's sums."""
+    _, base, requests = server
+    _, series, land, sea = chirps_days
+    template = PRECIPITATION_PRESETS["chirps-daily"]["url"]
+    local = template.replace("https://data.chc.ucsb.edu", base)
     feature = RainfallFeature.model_validate(
         {
             "name": "rain",
@@ -100,20 +120,66 @@ def test_chirps_daily_preset(server, shared_data: Path) -> None:
         }
     )
     before = len(requests())
-    table, stats = _compute(
-        feature, _points([lon, sea_lon], [lat, sea_lat], ["1981-03-20"] * 2)
-    )
-    d = (date(1981, 3, 20) - date(1981, 1, 1)).days
-    for k in range(4):
-        want = series[d - 10 * (k + 1) : d - 10 * k].sum()
-        assert table.loc[0, f"rain_t{k}"] == pytest.approx(want, rel=1e-6)
-    assert np.isnan(table.loc[1, "rain_t0"]) and table.loc[1, "rain_t0_coverage"] == 0
+    points = _points([land[0], sea[0]], [land[1], sea[1]], ["1981-03-20"] * 2)
+    table, stats = _compute(feature, points)
+    _check_sums(table, series)
     # Only the 40 days the windows need were fetched, plus the first day's file
     # that tells the grid.
     fetched = {p for p in requests()[before:] if p.endswith(".cog")}
     assert len(fetched) == 41 and stats.assets == 40
     assert any("chirps-v2.0.1981.02.08.cog" in p for p in fetched)
     assert not any("chirps-v2.0.1981.02.07.cog" in p for p in fetched)
+
+
+@pytest.mark.realdata
+def test_stac_rasters_one_item_per_day(server, chirps_days) -> None:
+    """A static STAC collection of one COG item per day gives the same sums."""
+    root, base, _ = server
+    paths, series, land, sea = chirps_days
+    catalog = pystac.Catalog("chirps-standin", "CHIRPS daily stand-in")
+    collection = pystac.Collection(
+        "rainfall_chirps_daily",
+        "CHIRPS daily stand-in",
+        pystac.Extent(
+            pystac.SpatialExtent([[-88, 11, -83, 16]]),
+            pystac.TemporalExtent([[pd.Timestamp("1981-01-01", tz="UTC"), None]]),
+        ),
+    )
+    catalog.add_child(collection)
+    for day, path in paths.items():
+        item = pystac.Item(
+            id=f"chirps-{day.isoformat()}",
+            geometry={
+                "type": "Polygon",
+                "coordinates": [
+                    [[-88, 11], [-83, 11], [-83, 16], [-88, 16], [-88, 11]]
+                ],
+            },
+            bbox=[-88, 11, -83, 16],
+            datetime=pd.Timestamp(day, tz="UTC").to_pydatetime(),
+            properties={},
+        )
+        href = f"{base}/{path.relative_to(root).as_posix()}"
+        item.add_asset("rainfall", pystac.Asset(href, media_type=pystac.MediaType.COG))
+        collection.add_item(item)
+    catalog.normalize_hrefs(str(root / "chirps-stac"))
+    catalog.save(pystac.CatalogType.SELF_CONTAINED)
+    feature = RainfallFeature.model_validate(
+        {
+            "name": "rain",
+            "source": {
+                "kind": "stac-rasters",
+                "url": f"{base}/chirps-stac/catalog.json",
+                "collection": "rainfall_chirps_daily",
+                "asset": "rainfall",
+            },
+            "windows": {"size": "10d", "count": 4},
+        }
+    )
+    points = _points([land[0], sea[0]], [land[1], sea[1]], ["1981-03-20"] * 2)
+    table, stats = _compute(feature, points)
+    _check_sums(table, series)
+    assert stats.assets == 40
 
 
 def _era5_item(base: str, root: Path, month: int, kind: str, values) -> pystac.Item:
