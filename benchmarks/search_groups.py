@@ -7,7 +7,8 @@ year and 30-day windows; three rules for grouping the searches:
 - ``per cell``: one search per 1-degree cell over the union of its windows;
 - ``cell + time``: geofeat's rule (cells, then clusters of windows in time);
 - ``+ partitions``: the same rule applied per partition of 2,000 points in input
-  order, as ``geofeat run`` plans them.
+  order: what ``geofeat run`` would search if it did not make its searches once
+  for the whole run (:mod:`geofeat.catalog.cache`).
 
 For each rule the script prints searches, the days searched summed over searches,
 and an estimate of items fetched and HTTP requests: a search over a bbox of
@@ -71,7 +72,7 @@ def _case(n: int, seed: int = 7) -> None:
     costs = {name: _cost(groups) for name, groups in rows.items()}
     for name, (searches, span, items, requests) in costs.items():
         print(f"{name:<12} {searches:>9,} {span:>9,} {items:>10,} {requests:>9,}")
-    # geofeat run plans each partition of 2,000 points (input order) on its own.
+    # Each partition of 2,000 points (input order) grouped on its own.
     parts = [
         g
         for s in range(0, n, 2_000)
