@@ -302,3 +302,35 @@ def test_few_open_files_give_the_same_chips(tmp_path, catalog, monkeypatch) -> N
     few = run(tmp_path / "b", catalog, rows, dates=2, bands=["red", "nir", "scl"])
     xr.testing.assert_identical(usual, few)
     assert set(np.unique(few.chips.sel(band="scl").values)) == {4.0, 9.0}
+
+
+def test_chips_in_degrees_take_the_pixel_under_each_centre(tmp_path, catalog) -> None:
+    """EPSG:4326 at 0.0001 degrees: resolution in the CRS's units, nearest pixels."""
+    ds = run(
+        tmp_path,
+        catalog,
+        [at("p", 30.5, 30.5, "2024-06-06")],
+        crs="EPSG:4326",
+        resolution=0.0001,
+        size=[4, 6],
+    )
+    a, _, c, _, e, f = ds.transform.values[0]
+    assert (a, e) == (0.0001, -0.0001)
+    rows, cols = np.mgrid[0:4, 0:6]
+    x, y = Transformer.from_crs("EPSG:4326", "EPSG:32633", always_xy=True).transform(
+        c + a * (cols + 0.5), f + e * (rows + 0.5)
+    )
+    expected = (red_dns() + 50)[
+        np.floor((Y0 - y) / 10).astype(int), np.floor((x - X0) / 10).astype(int)
+    ]
+    np.testing.assert_array_equal(
+        ds.chips.sel(point="p", band="red").values, (expected * 1e-4).astype("float32")
+    )
+
+
+def test_more_dates_than_passes_leave_fill(tmp_path, catalog) -> None:
+    ds = run(tmp_path, catalog, [at("p", 40.5, 40.5)], dates=3)
+    assert np.isfinite(ds.chips.values[0, :2]).all()
+    assert np.isnan(ds.chips.values[0, 2]).all()
+    assert np.isnat(ds.acquired_first.values[0, 2])
+    assert list(ds.valid_fraction.values[0]) == [1.0, 1.0, 0.0]
