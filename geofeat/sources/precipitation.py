@@ -35,6 +35,7 @@ import fsspec
 import numpy as np
 import pandas as pd
 import rasterio
+import xarray as xr
 from pyproj import CRS, Transformer
 from rasterio.windows import Window
 
@@ -47,8 +48,20 @@ logger = logging.getLogger(__name__)
 #: Amounts between this (mm per time step, negative) and zero are clipped to zero.
 NEGATIVE_TOLERANCE = 0.1
 
-#: Days read per block in one task, bounding the memory of sub-daily reads.
-DAYS_PER_BLOCK = 92
+#: Values (time steps x pixels) decoded per read, bounding a task's memory; the
+#: days per read follow from the step length and the pixels read.
+VALUES_PER_BLOCK = 16_000_000
+
+#: A tile's bounding box is read whole unless it holds more than this many times
+#: the pixels wanted; sparser points are read pixel by pixel (pointwise indexing).
+DENSE_FACTOR = 4
+
+
+def days_per_block(step_seconds: float, pixels: int) -> int:
+    """Days to read at once so that a block holds about VALUES_PER_BLOCK values."""
+    per_day = max(1, round(86400.0 / step_seconds))
+    return int(max(1, min(4 * 366, VALUES_PER_BLOCK // (per_day * max(pixels, 1)))))
+
 
 _DAY = np.timedelta64(1, "D")
 
@@ -275,8 +288,6 @@ class CubeSource:
 
     def open(self):
         """The variable as a lazy (un-chunked) ``DataArray`` with time, y, x."""
-        import xarray as xr
-
         base = self.url.split("?")[0].rstrip("/")
         try:
             if base.endswith(".zarr") or self.open_kwargs.get("engine") == "zarr":
@@ -392,13 +403,32 @@ class CubeSource:
         if i1 <= i0:
             return times[:0], np.zeros((0, rows.size)), step
         r0, r1, c0, c1 = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
-        block = da.isel({tdim: slice(i0, i1), ydim: slice(r0, r1), xdim: slice(c0, c1)})
-        data = np.asarray(block.transpose(tdim, ydim, xdim).values, dtype=np.float64)
+        if (r1 - r0) * (c1 - c0) <= DENSE_FACTOR * rows.size:
+            box = da.isel(
+                {tdim: slice(i0, i1), ydim: slice(r0, r1), xdim: slice(c0, c1)}
+            )
+            data = np.asarray(box.transpose(tdim, ydim, xdim).values, dtype=np.float64)
+            stats.pixels += data.size
+            data = data[:, rows - r0, cols - c0]
+        else:
+            picked = da.isel(
+                {
+                    tdim: slice(i0, i1),
+                    ydim: xr.DataArray(rows, dims="pixel"),
+                    xdim: xr.DataArray(cols, dims="pixel"),
+                }
+            )
+            data = np.asarray(picked.transpose(tdim, "pixel").values, dtype=np.float64)
+            stats.pixels += data.size
         stats.windows += 1
-        stats.pixels += data.size
-        stats.bytes += data.size * block.dtype.itemsize
-        amounts = data[:, rows - r0, cols - c0] * mm_per_step(self._units(da), step)
+        stats.bytes += data.size * da.dtype.itemsize
+        amounts = data * mm_per_step(self._units(da), step)
         return times[i0:i1], clip_negative(amounts), step
+
+    def pixels_read(self, rows: np.ndarray, cols: np.ndarray) -> int:
+        """Pixels one read decodes per time step (bounding box or pointwise)."""
+        box = (rows.max() - rows.min() + 1) * (cols.max() - cols.min() + 1)
+        return int(box) if box <= DENSE_FACTOR * rows.size else int(rows.size)
 
     def read(
         self, rows: np.ndarray, cols: np.ndarray, start: int, end: int, stats: ReadStats
@@ -406,8 +436,10 @@ class CubeSource:
         """mm per UTC day, ``(n_pixels, end - start)``; NaN where no data."""
         out = np.full((rows.size, end - start), np.nan)
         da = self.open()
-        for b0 in range(start, end, DAYS_PER_BLOCK):
-            b1 = min(b0 + DAYS_PER_BLOCK, end)
+        times = np.asarray(da[_dims(da)[0]].values)
+        block = days_per_block(self._step_seconds(times), self.pixels_read(rows, cols))
+        for b0 in range(start, end, block):
+            b1 = min(b0 + block, end)
             times, amounts, step = self.read_steps(rows, cols, b0, b1, stats, da)
             out[:, b0 - start : b1 - start] = daily_totals(
                 times, amounts, step, self.timestamp, b0, b1 - b0

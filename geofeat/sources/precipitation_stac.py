@@ -25,11 +25,11 @@ from geofeat.catalog.base import Search, open_catalog
 from geofeat.errors import ConfigError, ReadError, SearchError
 from geofeat.read import ReadStats
 from geofeat.sources.precipitation import (
-    DAYS_PER_BLOCK,
     CubeSource,
     SourceInfo,
     clip_negative,
     daily_totals,
+    days_per_block,
     mm_per_step,
     raster_grid,
     read_window,
@@ -40,6 +40,10 @@ from geofeat.spec import CatalogSpec, PrecipitationSource
 logger = logging.getLogger(__name__)
 
 _WORLD = (-180.0, -90.0, 180.0, 90.0)
+
+
+def _time_dim(da) -> str:
+    return next(d for d in da.dims if np.issubdtype(da[d].dtype, np.datetime64))
 
 
 def _day_datetime(day: int) -> datetime:
@@ -147,8 +151,13 @@ class StacZarrSource:
         out = np.full((rows.size, end - start), np.nan)
         cubes = [self.cube(item) for item in self.items(start, end)]
         opened = [cube.open() for cube in cubes]
-        for b0 in range(start, end, DAYS_PER_BLOCK):
-            b1 = min(b0 + DAYS_PER_BLOCK, end)
+        if not cubes:
+            return out
+        first = opened[0]
+        step = cubes[0]._step_seconds(np.asarray(first[_time_dim(first)].values))
+        block = days_per_block(step, cubes[0].pixels_read(rows, cols))
+        for b0 in range(start, end, block):
+            b1 = min(b0 + block, end)
             times, amounts, step = [], [], None
             for cube, da in zip(cubes, opened, strict=True):
                 t, a, s = cube.read_steps(rows, cols, b0, b1, stats, da)

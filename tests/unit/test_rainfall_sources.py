@@ -202,3 +202,27 @@ def test_projected_cube_with_crs(tmp_path: Path) -> None:
     assert table.loc[0, "rain_t0"] == 60.0 and table.loc[1, "rain_t0"] == 0.0
     assert np.isnan(table.loc[2, "rain_t0"])  # 1.5 km west of the grid
     assert list(plan.reasons.values()) == [1]
+
+
+def test_sparse_points_read_pixel_by_pixel(tmp_path: Path) -> None:
+    """Two far-apart points of one tile: only their two pixels are decoded."""
+    time = pd.date_range("2020-01-01", periods=100, freq="D")
+    lat, lon = 20.0 - 0.25 * np.arange(30), 0.25 * np.arange(30)
+    values = np.arange(30 * 30, dtype=float).reshape(1, 30, 30) * np.ones((100, 1, 1))
+    da = xr.DataArray(
+        values,
+        dims=("time", "lat", "lon"),
+        coords={"time": time, "lat": lat, "lon": lon},
+    )
+    da.attrs["units"] = "mm"
+    path = tmp_path / "wide.zarr"
+    da.to_dataset(name="pr").to_zarr(path, mode="w")
+    source = CubeSource(str(path), "pr")
+    from geofeat.read import ReadStats
+
+    stats = ReadStats()
+    rows, cols = np.array([0, 29]), np.array([1, 28])
+    start = int(to_days(np.datetime64("2020-01-10")))
+    series = source.read(rows, cols, start, start + 30, stats)
+    np.testing.assert_array_equal(series[:, 0], [1.0, 29 * 30 + 28])
+    assert stats.pixels == 2 * 30
