@@ -191,11 +191,13 @@ def plan_rainfall_feature(
     tile_rows, tile_cols = info.tile
     tile = (row // tile_rows) * (info.grid.shape[1] // tile_cols + 1) + col // tile_cols
     groups, tasks = [], []
-    for t in np.unique(tile[todo]):
-        in_tile = todo[tile[todo] == t]
+    by_tile = todo[np.argsort(tile[todo], kind="stable")]
+    cuts = np.flatnonzero(np.diff(tile[by_tile])) + 1
+    for in_tile in np.split(by_tile, cuts) if by_tile.size else []:
         spans = _spans(read_begin[in_tile], read_end[in_tile], size * count)
-        for s in np.unique(spans):
-            members = in_tile[spans == s]
+        by_span = np.argsort(spans, kind="stable")
+        span_cuts = np.flatnonzero(np.diff(spans[by_span])) + 1
+        for members in np.split(in_tile[by_span], span_cuts):
             start, stop = int(read_begin[members].min()), int(read_end[members].max())
             pixel = row[members] * info.grid.shape[1] + col[members]
             unique, point_pixel = np.unique(pixel, return_inverse=True)
