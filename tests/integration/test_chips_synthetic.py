@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import rasterio
 import xarray as xr
 from PIL import Image
 from pyproj import Transformer
@@ -334,3 +335,32 @@ def test_more_dates_than_passes_leave_fill(tmp_path, catalog) -> None:
     assert np.isnan(ds.chips.values[0, 2]).all()
     assert np.isnat(ds.acquired_first.values[0, 2])
     assert list(ds.valid_fraction.values[0]) == [1.0, 1.0, 0.0]
+
+
+def test_chip_equals_an_odc_stac_cube_on_the_same_grid(tmp_path, catalog) -> None:
+    """The anchor library, loading the same items onto the chip's grid, agrees."""
+    odc_stac = pytest.importorskip("odc.stac")
+    import pystac
+    from odc.geo.geobox import GeoBox
+
+    ds = run(
+        tmp_path,
+        catalog,
+        [at("p", 30.5, 30.5, "2024-06-06")],
+        resolution=20,
+        resampling="average",
+        size=6,
+    )
+    a, b, c, d, e, f = ds.transform.values[0]
+    geobox = GeoBox((6, 6), rasterio.Affine(a, b, c, d, e, f), "EPSG:32633")
+    items = [
+        i
+        for i in pystac.read_file(str(catalog)).get_items(recursive=True)
+        if i.id == "S2A_33TWL_20240605_0_L2A"
+    ]
+    cube = odc_stac.load(items, bands=["red"], geobox=geobox, resampling="average")
+    np.testing.assert_allclose(
+        ds.chips.sel(point="p", band="red").values,
+        cube.red.isel(time=0).values * 1e-4,
+        rtol=1e-6,
+    )
