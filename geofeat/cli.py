@@ -229,14 +229,25 @@ def chips(
     output: Annotated[
         Optional[str], typer.Option(help="Zarr store; overrides the spec's 'output'.")
     ] = None,
+    cluster: Annotated[
+        Optional[str],
+        typer.Option(
+            help="local, threads, processes or synchronous (the workers write the "
+            "store, so they must see its folder); overrides the spec's 'cluster'."
+        ),
+    ] = None,
     log_level: LogLevel = "INFO",
 ) -> None:
     """Cut an image chip around every point and write them to a Zarr store."""
     _configure_logging(log_level)
-    from geofeat.chips import make_chips
+    from geofeat.chips import load_chip_spec, make_chips
+    from geofeat.cluster import parse_cluster
 
     try:
-        result = make_chips(spec, points=points, output=output)
+        job = load_chip_spec(spec, points=points, output=output)
+        if cluster:
+            job = job.model_copy(update={"cluster": parse_cluster(cluster, job.cluster)})
+        result = make_chips(job)
     except (GeofeatError, OSError) as err:
         _fail(err, log_level)
     summary = result.summary

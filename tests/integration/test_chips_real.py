@@ -314,7 +314,9 @@ chips:
     )
     exe = Path(sys.executable).with_name("geofeat")
     done = subprocess.run(
-        [str(exe), "chips", str(tmp_path / "spec.yaml")], capture_output=True, text=True
+        [str(exe), "chips", str(tmp_path / "spec.yaml"), "--cluster", "synchronous"],
+        capture_output=True,
+        text=True,
     )
     assert done.returncode == 0, done.stderr
     ds = xr.open_zarr(tmp_path / "out.zarr")
