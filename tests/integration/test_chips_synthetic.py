@@ -239,8 +239,8 @@ def test_point_without_scene_is_all_fill(tmp_path, catalog) -> None:
 def test_previews_and_unsafe_ids_stay_inside(tmp_path, catalog) -> None:
     """`../x` and a column named `../evil` write nothing outside the outputs."""
     rows = [
-        at("../x", 20.5, 20.5, **{"../evil": 1}),
-        at("ok", 40.5, 40.5, **{"../evil": 2}),
+        at("../x", 20.5, 20.5, **{"../evil": 1, "time": "noon"}),
+        at("ok", 40.5, 40.5, **{"../evil": 2, "time": "dusk"}),
     ]
     ds = run(
         tmp_path / "job", catalog, rows, bands=["red", "green", "blue"], previews="both"
@@ -257,6 +257,7 @@ def test_previews_and_unsafe_ids_stay_inside(tmp_path, catalog) -> None:
     assert names == sorted(["contact_sheet.png", f"{safe_name('../x')}.png", "ok.png"])
     assert list(ds.point.values) == ["../x", "ok"]
     label = [v for v in ds.coords if "evil" in v]
+    assert list(ds.label_time.values) == ["noon", "dusk"]  # "time" is the store's
     assert len(label) == 1 and list(ds[label[0]].values) == [1, 2]
     # The PNG is the chip stretched 2-98 % per band.
     png = np.asarray(Image.open(previews / "ok.png"))
