@@ -5,7 +5,8 @@ Pure numerics on arrays: sample coordinates and values, target coordinates and
 kriging variance and a status code per target out. Neighbour search, I/O and
 grids live in :mod:`geofeat.krige`.
 
-For each target the ordinary kriging system in variogram form is solved::
+For each target the ordinary kriging system (written here in variogram form) is
+solved::
 
     | G   1 | | w  |   | g0 |
     | 1'  0 | | mu | = | 1  |
@@ -13,16 +14,21 @@ For each target the ordinary kriging system in variogram form is solved::
 with ``G[i, j] = gamma(|s_i - s_j|)`` and ``g0[i] = gamma(|s_i - t|)``; the estimate
 is ``w . z`` and the kriging variance ``w . g0 + mu``. The system is scaled by the
 sill before it is factorised (weights are unchanged; ``mu`` and the variance are
-scaled back), and solved by LU with partial pivoting.
+scaled back). The global system is solved by LU with partial pivoting in that
+form. A moving neighbourhood uses the equivalent covariance form
+``C = 1 - G / sill`` (bounded models), with a Cholesky factor of ``C`` and the
+multiplier eliminated (:func:`moving_target`): half the work of LU per
+neighbour set.
 
 A target within ``eps`` of a sample uses ``gamma = 0`` for that pair, so kriging
 honours the data exactly (PyKrige's ``exact_values=True``).
 
 Singular systems (duplicate sample locations with a zero nugget, a zero variogram)
-are detected by the pivot test ``|pivot| <= PIVOT_TOLERANCE`` on the scaled
-matrix. They are solved again with a measurement-error term of
-``REGULARISATION * sill`` on the diagonal (as if a tiny nugget were filtered);
-the status says so. If that also fails the target gets NaN.
+are detected by the pivot test ``pivot <= PIVOT_TOLERANCE`` on the scaled
+matrix (LU: absolute pivot; Cholesky: the squared diagonal before the root).
+They are solved again with a measurement-error term of ``REGULARISATION * sill``
+on the diagonal (as if a tiny nugget were filtered); the status says so. If that
+also fails the target gets NaN.
 
 A moving neighbourhood factorises one system per target, but consecutive targets
 (grid cells along a row) very often share the same neighbour set; the factorisation
@@ -142,45 +148,6 @@ def assemble(
 
 
 @njit(cache=True, nogil=True)
-def right_hand_side(
-    x: np.ndarray,
-    y: np.ndarray,
-    nbr: np.ndarray,
-    k: int,
-    tx: float,
-    ty: float,
-    model: int,
-    params: np.ndarray,
-    eps: float,
-    b: np.ndarray,
-    g0: np.ndarray,
-) -> None:
-    """Fill ``b`` (overwritten by the solve) and ``g0`` with scaled target gammas."""
-    sill = params[0] + params[1]
-    for i in range(k):
-        s = nbr[i]
-        h = np.hypot(x[s] - tx, y[s] - ty)
-        g = 0.0 if h <= eps else variogram_value(model, params, h) / sill
-        b[i] = g
-        g0[i] = g
-    b[k] = 1.0
-
-
-@njit(cache=True, nogil=True)
-def combine(
-    z: np.ndarray, nbr: np.ndarray, k: int, b: np.ndarray, g0: np.ndarray, sill: float
-) -> tuple[float, float]:
-    """Estimate ``w . z`` and variance ``sill * (w . g0 + mu)`` from solution ``b``."""
-    est = 0.0
-    var = b[k]
-    for i in range(k):
-        est += b[i] * z[nbr[i]]
-        var += b[i] * g0[i]
-    var *= sill
-    return est, max(var, 0.0)
-
-
-@njit(cache=True, nogil=True)
 def factorise(
     x: np.ndarray,
     y: np.ndarray,
@@ -202,6 +169,138 @@ def factorise(
 
 
 @njit(cache=True, nogil=True)
+def cholesky_system(
+    x: np.ndarray,
+    y: np.ndarray,
+    nbr: np.ndarray,
+    k: int,
+    model: int,
+    params: np.ndarray,
+    diagonal: float,
+    lower: np.ndarray,
+    ones: np.ndarray,
+) -> bool:
+    """Cholesky factor of the scaled covariances of ``nbr[:k]`` and ``C^-1 1``.
+
+    Fills the lower triangle of ``lower`` with ``L`` (``C = L L'``, where
+    ``C[i, j] = 1 - gamma(h_ij) / sill`` and ``C[i, i] = 1 + diagonal``) and
+    ``ones[:k]`` with ``C^-1 1``. Returns False when a pivot is at most
+    ``PIVOT_TOLERANCE`` (C not positive definite: a singular kriging system).
+    """
+    sill = params[0] + params[1]
+    for i in range(k):
+        si = nbr[i]
+        xi, yi = x[si], y[si]
+        lower[i, i] = 1.0 + diagonal
+        for j in range(i):
+            sj = nbr[j]
+            dx, dy = xi - x[sj], yi - y[sj]
+            h = np.sqrt(dx * dx + dy * dy)
+            lower[i, j] = 1.0 - variogram_value(model, params, h) / sill
+    for j in range(k):
+        d = lower[j, j]
+        for p in range(j):
+            d -= lower[j, p] * lower[j, p]
+        if d <= PIVOT_TOLERANCE:
+            return False
+        d = np.sqrt(d)
+        lower[j, j] = d
+        for i in range(j + 1, k):
+            s = lower[i, j]
+            for p in range(j):
+                s -= lower[i, p] * lower[j, p]
+            lower[i, j] = s / d
+    for i in range(k):
+        ones[i] = 1.0
+    cholesky_solve(lower, ones, k)
+    return True
+
+
+@njit(cache=True, nogil=True)
+def cholesky_solve(lower: np.ndarray, b: np.ndarray, k: int) -> None:
+    """Solve ``L L' x = b`` in place in ``b``."""
+    for i in range(k):
+        s = b[i]
+        for p in range(i):
+            s -= lower[i, p] * b[p]
+        b[i] = s / lower[i, i]
+    for i in range(k - 1, -1, -1):
+        s = b[i]
+        for p in range(i + 1, k):
+            s -= lower[p, i] * b[p]
+        b[i] = s / lower[i, i]
+
+
+@njit(cache=True, nogil=True)
+def moving_system(
+    x: np.ndarray,
+    y: np.ndarray,
+    nbr: np.ndarray,
+    k: int,
+    model: int,
+    params: np.ndarray,
+    lower: np.ndarray,
+    ones: np.ndarray,
+) -> int:
+    """Factorise a neighbourhood's system; regularise once if singular."""
+    if cholesky_system(x, y, nbr, k, model, params, 0.0, lower, ones):
+        return SOLVED
+    if cholesky_system(x, y, nbr, k, model, params, REGULARISATION, lower, ones):
+        return REGULARISED
+    return FAILED
+
+
+@njit(cache=True, nogil=True)
+def moving_target(
+    x: np.ndarray,
+    y: np.ndarray,
+    z: np.ndarray,
+    nbr: np.ndarray,
+    k: int,
+    tx: float,
+    ty: float,
+    model: int,
+    params: np.ndarray,
+    eps: float,
+    lower: np.ndarray,
+    ones: np.ndarray,
+    c0: np.ndarray,
+    u: np.ndarray,
+) -> tuple[float, float]:
+    """Estimate and variance of one target from a factorised neighbourhood.
+
+    Notes
+    -----
+    Covariance form, scaled by the sill: with ``u = C^-1 c0`` and
+    ``v = C^-1 1``, the Lagrange multiplier is ``nu = (1'u - 1) / 1'v``, the
+    weights ``w = u - nu v``, and the variance ``sill * (1 - w'c0 - nu)``. This
+    equals the variogram form for bounded models (``C = 1 - gamma / sill``).
+    """
+    sill = params[0] + params[1]
+    for i in range(k):
+        s = nbr[i]
+        dx, dy = x[s] - tx, y[s] - ty
+        h = np.sqrt(dx * dx + dy * dy)
+        c = 1.0 if h <= eps else 1.0 - variogram_value(model, params, h) / sill
+        c0[i] = c
+        u[i] = c
+    cholesky_solve(lower, u, k)
+    su = 0.0
+    sv = 0.0
+    for i in range(k):
+        su += u[i]
+        sv += ones[i]
+    nu = (su - 1.0) / sv
+    est = 0.0
+    wc = 0.0
+    for i in range(k):
+        w = u[i] - nu * ones[i]
+        est += w * z[nbr[i]]
+        wc += w * c0[i]
+    return est, max(sill * (1.0 - wc - nu), 0.0)
+
+
+@njit(cache=True, nogil=True)
 def moving_block(
     block: int,
     x: np.ndarray,
@@ -219,11 +318,10 @@ def moving_block(
 ) -> None:
     """Krige targets ``[block * BLOCK, (block + 1) * BLOCK)`` with their neighbours."""
     kmax = nbr.shape[1]
-    sill = params[0] + params[1]
-    a = np.empty((kmax + 1, kmax + 1))
-    piv = np.empty(kmax + 1, dtype=np.int64)
-    b = np.empty(kmax + 1)
-    g0 = np.empty(kmax)
+    lower = np.empty((kmax, kmax))
+    ones = np.empty(kmax)
+    c0 = np.empty(kmax)
+    u = np.empty(kmax)
     prev = np.full(kmax, -2, dtype=np.int64)
     prev_status = FAILED
     start = block * BLOCK
@@ -246,15 +344,15 @@ def moving_block(
         if not same:
             for i in range(kmax):
                 prev[i] = row[i]
-            prev_status = factorise(x, y, row, k, model, params, a, piv)
+            prev_status = moving_system(x, y, row, k, model, params, lower, ones)
         status[t] = prev_status
         if prev_status == FAILED:
             estimate[t] = np.nan
             variance[t] = np.nan
             continue
-        right_hand_side(x, y, row, k, tx[t], ty[t], model, params, eps, b, g0)
-        lu_solve(a, piv, b, k + 1)
-        estimate[t], variance[t] = combine(z, row, k, b, g0, sill)
+        estimate[t], variance[t] = moving_target(
+            x, y, z, row, k, tx[t], ty[t], model, params, eps, lower, ones, c0, u
+        )
 
 
 @njit(cache=True, nogil=True, parallel=True)

@@ -203,6 +203,14 @@ def test_duplicate_samples_regularised_not_garbage():
     assert z.min() - 1 < est[0] < z.max() + 1
     ref = kriging.krige_numpy(x, y, z, tx, ty, None, SPHERICAL, params)
     np.testing.assert_allclose(est, ref[0], rtol=1e-5)
+    # The moving path (Cholesky of the covariances) regularises the same way.
+    every = np.tile(np.arange(21), (2, 1))
+    m_est, m_var, m_status = kriging.krige_moving(
+        x, y, z, tx, ty, every, SPHERICAL, params
+    )
+    assert (m_status == kriging.REGULARISED).all()
+    np.testing.assert_allclose(m_est, ref[0], rtol=1e-5)
+    np.testing.assert_allclose(m_var, ref[1], rtol=1e-4, atol=1e-9)
 
 
 def test_no_neighbours_gives_nan():
