@@ -76,12 +76,12 @@ def test_all_bad_rows_are_reported_at_once(tmp_path):
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
-        ({"features": [{"name": "ndvi", "catalog": "nope", "collection": "c", "index": "ndvi",
+        ({"features": [{"name": "ndvi", "catalog": "nope", "collection": "sentinel-2-l2a", "index": "ndvi",
                         "window": {"before": "10d"}}]}, ["features[0]", "'nope'", "catalogs"]),
-        ({"features": [{"name": "ndvi", "catalog": "s2", "collection": "c", "index": "ndvi",
+        ({"features": [{"name": "ndvi", "catalog": "s2", "collection": "sentinel-2-l2a", "index": "ndvi",
                         "window": {"before": "ten days"}}]}, ["features[0].window.before", "10d"]),
         ({"features": []}, ["features", "at least 1"]),
-        ({"colour": "blue"}, ["colour", "not permitted"]),
+        ({"colour": "blue"}, ["colour", "unknown field"]),
     ],
     ids=["unknown-catalog", "bad-duration", "no-features", "unknown-field"],
 )
