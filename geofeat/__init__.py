@@ -2,7 +2,13 @@
 
 from importlib.metadata import PackageNotFoundError, version
 
-from geofeat.errors import ConfigError, GeofeatError, PointsError, ReadError, SearchError
+from geofeat.errors import (
+    ConfigError,
+    GeofeatError,
+    PointsError,
+    ReadError,
+    SearchError,
+)
 from geofeat.job import RunResult, RunSummary, run
 from geofeat.spec import JobSpec, load_spec
 

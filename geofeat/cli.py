@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -43,11 +43,15 @@ def _configure_logging(level: str) -> None:
     from geofeat.catalog.signing import RedactTokens
 
     handler.addFilter(RedactTokens())  # signed URLs are logged by libraries
-    logging.basicConfig(level=logging.WARNING, handlers=[handler], format="%(message)s", force=True)
+    logging.basicConfig(
+        level=logging.WARNING, handlers=[handler], format="%(message)s", force=True
+    )
     logging.getLogger("geofeat").setLevel(level)
     # Third-party chatter stays at WARNING unless the user asks for DEBUG.
     for noisy in ("rasterio", "urllib3", "distributed", "numba", "botocore", "fsspec"):
-        logging.getLogger(noisy).setLevel(logging.DEBUG if level == "DEBUG" else logging.WARNING)
+        logging.getLogger(noisy).setLevel(
+            logging.DEBUG if level == "DEBUG" else logging.WARNING
+        )
     # geofeat logs each catalogue retry itself (geofeat.catalog.api).
     logging.getLogger("urllib3.connectionpool").setLevel(
         logging.DEBUG if level == "DEBUG" else logging.ERROR
@@ -60,7 +64,9 @@ def _fail(err: Exception, level: str) -> None:
     # Unwrapped: a long path in the message must stay whole (copyable, greppable).
     # The message is printed as written: brackets in paths are not styling.
     console.print(
-        Text("error: ", style="bold red") + Text(str(err)), highlight=False, soft_wrap=True
+        Text("error: ", style="bold red") + Text(str(err)),
+        highlight=False,
+        soft_wrap=True,
     )
     raise typer.Exit(code=2 if isinstance(err, GeofeatError) else 1)
 
@@ -78,7 +84,9 @@ def _main(
     ctx: typer.Context,
     version: Annotated[
         bool,
-        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Show the version."
+        ),
     ] = False,
 ) -> None:
     """Per-point features from satellite and climate data, as one batch job."""
@@ -152,13 +160,14 @@ class _RunProgress:
 def run(
     spec: Annotated[Path, typer.Argument(help="The job spec (YAML).")],
     points: Annotated[
-        Optional[str], typer.Option(help="Points table; overrides the spec's 'points'.")
+        str | None, typer.Option(help="Points table; overrides the spec's 'points'.")
     ] = None,
     output: Annotated[
-        Optional[str], typer.Option(help="Output Parquet; overrides the spec's 'output'.")
+        str | None,
+        typer.Option(help="Output Parquet; overrides the spec's 'output'."),
     ] = None,
     cluster: Annotated[
-        Optional[str],
+        str | None,
         typer.Option(
             help="local, threads, processes, synchronous, kubernetes or a scheduler "
             "address (tcp://host:8786); overrides the spec's 'cluster'."
@@ -175,7 +184,7 @@ def run(
         typer.Option("--strict", help="Fail the run if any point's reads failed."),
     ] = False,
     from_lock: Annotated[
-        Optional[str],
+        str | None,
         typer.Option(
             help="Read the items recorded by an earlier run (its <output>.lock.json) "
             "instead of searching the catalogues."
@@ -224,13 +233,13 @@ def run(
 def chips(
     spec: Annotated[Path, typer.Argument(help="The chip job spec (YAML).")],
     points: Annotated[
-        Optional[str], typer.Option(help="Points table; overrides the spec's 'points'.")
+        str | None, typer.Option(help="Points table; overrides the spec's 'points'.")
     ] = None,
     output: Annotated[
-        Optional[str], typer.Option(help="Zarr store; overrides the spec's 'output'.")
+        str | None, typer.Option(help="Zarr store; overrides the spec's 'output'.")
     ] = None,
     cluster: Annotated[
-        Optional[str],
+        str | None,
         typer.Option(
             help="local, threads, processes or synchronous (the workers write the "
             "store, so they must see its folder); overrides the spec's 'cluster'."
@@ -246,7 +255,9 @@ def chips(
     try:
         job = load_chip_spec(spec, points=points, output=output)
         if cluster:
-            job = job.model_copy(update={"cluster": parse_cluster(cluster, job.cluster)})
+            job = job.model_copy(
+                update={"cluster": parse_cluster(cluster, job.cluster)}
+            )
         result = make_chips(job)
     except (GeofeatError, OSError) as err:
         _fail(err, log_level)
@@ -256,7 +267,9 @@ def chips(
     table.add_row("searches", f"{summary.searches:,}")
     table.add_row("scenes found", f"{summary.items:,}")
     table.add_row("chips with data", f"{summary.with_data:,} of {summary.points:,}")
-    table.add_row("picks", ", ".join(f"{k}: {v:,}" for k, v in sorted(summary.picks.items())))
+    table.add_row(
+        "picks", ", ".join(f"{k}: {v:,}" for k, v in sorted(summary.picks.items()))
+    )
     table.add_row("files opened", f"{summary.files_opened:,}")
     table.add_row("time", f"{summary.seconds:.1f} s")
     table.add_row("output", str(summary.output))
@@ -267,8 +280,10 @@ def chips(
 def krige(
     spec: Annotated[Path, typer.Argument(help="The kriging spec (YAML).")],
     output: Annotated[
-        Optional[str],
-        typer.Option(help="Zarr store, .parquet or .csv; overrides the spec's 'output'."),
+        str | None,
+        typer.Option(
+            help="Zarr store, .parquet or .csv; overrides the spec's 'output'."
+        ),
     ] = None,
     log_level: LogLevel = "INFO",
 ) -> None:
@@ -291,7 +306,10 @@ def krige(
     table.add_row("cells", ", ".join(f"{k} {v:,}" for k, v in result.counts.items()))
     if result.crossval is not None:
         cv = result.crossval
-        table.add_row("cross-validation", f"ME {cv.me:.4g}, RMSE {cv.rmse:.4g}, MSDR {cv.msdr:.3f}")
+        table.add_row(
+            "cross-validation",
+            f"ME {cv.me:.4g}, RMSE {cv.rmse:.4g}, MSDR {cv.msdr:.3f}",
+        )
     table.add_row("time", f"{result.seconds:.1f} s")
     table.add_row("output", "\n".join(result.outputs))
     out.print(table)
@@ -300,7 +318,8 @@ def krige(
 @app.command()
 def demo(
     folder: Annotated[
-        Path, typer.Option("--folder", help="Where to build the demo catalogue and output.")
+        Path,
+        typer.Option("--folder", help="Where to build the demo catalogue and output."),
     ] = Path("demo-output"),
     log_level: LogLevel = "INFO",
 ) -> None:
@@ -336,18 +355,18 @@ def search(
     ],
     collection: Annotated[str, typer.Argument(help="Collection id.")],
     bbox: Annotated[
-        Optional[str], typer.Option(help="west,south,east,north in degrees.")
+        str | None, typer.Option(help="west,south,east,north in degrees.")
     ] = None,
-    point: Annotated[Optional[str], typer.Option(help="lon,lat in degrees.")] = None,
+    point: Annotated[str | None, typer.Option(help="lon,lat in degrees.")] = None,
     datetime: Annotated[
-        Optional[str],
+        str | None,
         typer.Option(help="UTC days or instants: 2023-08-13 or 2023-08-01/2023-08-31."),
     ] = None,
     max_cloud: Annotated[
-        Optional[float], typer.Option(help="Largest eo:cloud_cover, in percent.")
+        float | None, typer.Option(help="Largest eo:cloud_cover, in percent.")
     ] = None,
     max_items: Annotated[
-        Optional[int], typer.Option(help="Stop after this many items.")
+        int | None, typer.Option(help="Stop after this many items.")
     ] = 20,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the item collection as JSON.")
@@ -398,8 +417,21 @@ def show_versions() -> None:
     import rasterio
 
     out.print(f"python: {sys.version.split()[0]}")
-    for name in ("geofeat", "numpy", "pandas", "dask", "distributed", "xarray", "rasterio",
-                 "rioxarray", "pystac", "pystac-client", "zarr", "numba", "pyproj"):
+    for name in (
+        "geofeat",
+        "numpy",
+        "pandas",
+        "dask",
+        "distributed",
+        "xarray",
+        "rasterio",
+        "rioxarray",
+        "pystac",
+        "pystac-client",
+        "zarr",
+        "numba",
+        "pyproj",
+    ):
         try:
             out.print(f"{name}: {version(name)}")
         except PackageNotFoundError:

@@ -116,7 +116,9 @@ def _group(rows, lon, lat, start, end) -> SearchGroup:
     )
 
 
-def points_in_footprint(item: pystac.Item, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+def points_in_footprint(
+    item: pystac.Item, lon: np.ndarray, lat: np.ndarray
+) -> np.ndarray:
     """Whether each point lies inside (or on the edge of) the item's geometry."""
     if item.geometry is None:
         return np.ones(lon.shape, bool)

@@ -46,7 +46,9 @@ class Points:
     def take(self, rows: np.ndarray | slice) -> Points:
         """The points at the given positions, as a new table indexed from zero."""
         table = self.table.iloc[rows].reset_index(drop=True)
-        return Points(table, self.ids[rows], self.lon[rows], self.lat[rows], self.day[rows])
+        return Points(
+            table, self.ids[rows], self.lon[rows], self.lat[rows], self.day[rows]
+        )
 
 
 def _read_table(path: str, columns: PointsSpec) -> pd.DataFrame:
@@ -65,9 +67,13 @@ def _read_table(path: str, columns: PointsSpec) -> pd.DataFrame:
             table.columns = [str(c).strip() for c in table.columns]
             return table
     except FileNotFoundError:
-        raise PointsError(f"points file {path!r} does not exist; check 'points' in the spec") from None
+        raise PointsError(
+            f"points file {path!r} does not exist; check 'points' in the spec"
+        ) from None
     except Exception as err:  # pandas raises many kinds; the message is what matters
-        raise PointsError(f"points file {path!r} could not be read: {err}", path) from err
+        raise PointsError(
+            f"points file {path!r} could not be read: {err}", path
+        ) from err
     raise PointsError(
         f"points file {path!r} has an unknown format {suffix!r}; use .csv or .parquet",
         path,
@@ -80,7 +86,11 @@ def _rows(mask: np.ndarray) -> list[int]:
 
 def _describe(rows: list[int]) -> str:
     shown = ", ".join(str(r + 1) for r in rows[:_MAX_ROWS_LISTED])
-    more = f" and {len(rows) - _MAX_ROWS_LISTED} more" if len(rows) > _MAX_ROWS_LISTED else ""
+    more = (
+        f" and {len(rows) - _MAX_ROWS_LISTED} more"
+        if len(rows) > _MAX_ROWS_LISTED
+        else ""
+    )
     return f"row{'s' if len(rows) > 1 else ''} {shown}{more}"
 
 
@@ -94,13 +104,18 @@ def parse_days(values: pd.Series) -> pd.Series:
         # ISO 8601 only: a column mixing 16/08/2023 and 08/12/2023 has no one
         # reading, so anything else is refused rather than guessed.
         stamps = pd.to_datetime(
-            values.astype("string").str.strip(), utc=True, errors="coerce", format="ISO8601"
+            values.astype("string").str.strip(),
+            utc=True,
+            errors="coerce",
+            format="ISO8601",
         )
         stamps = stamps.dt.tz_localize(None)
     return stamps.dt.floor("D")
 
 
-def validate(table: pd.DataFrame, columns: PointsSpec, source: str = "points") -> Points:
+def validate(
+    table: pd.DataFrame, columns: PointsSpec, source: str = "points"
+) -> Points:
     """Check a points table and normalise its columns.
 
     Every problem found is reported at once, naming the rows (counted from 1,
@@ -112,7 +127,12 @@ def validate(table: pd.DataFrame, columns: PointsSpec, source: str = "points") -
         Missing columns, missing or duplicate ids, coordinates out of range, or
         dates that cannot be parsed.
     """
-    wanted = {"id": columns.id, "lon": columns.lon, "lat": columns.lat, "date": columns.date}
+    wanted = {
+        "id": columns.id,
+        "lon": columns.lon,
+        "lat": columns.lat,
+        "date": columns.date,
+    }
     missing = {role: col for role, col in wanted.items() if col not in table.columns}
     if missing:
         hint = ""
@@ -126,7 +146,9 @@ def validate(table: pd.DataFrame, columns: PointsSpec, source: str = "points") -
             source,
         )
     if table.empty:
-        raise PointsError(f"{source}: the table has no rows; nothing to compute", source)
+        raise PointsError(
+            f"{source}: the table has no rows; nothing to compute", source
+        )
     table = table.reset_index(drop=True)
     problems: list[str] = []
     bad_rows: set[int] = set()
@@ -134,13 +156,17 @@ def validate(table: pd.DataFrame, columns: PointsSpec, source: str = "points") -
     ids = table[columns.id]
     rows = _rows(ids.isna().to_numpy())
     if rows:
-        problems.append(f"{_describe(rows)}: id {columns.id!r} is empty; give every row an id")
+        problems.append(
+            f"{_describe(rows)}: id {columns.id!r} is empty; give every row an id"
+        )
         bad_rows.update(rows)
     dup = ids.duplicated(keep=False) & ids.notna()
     rows = _rows(dup.to_numpy())
     if rows:
         values = sorted(map(str, ids[dup].unique()))[:_MAX_ROWS_LISTED]
-        problems.append(f"{_describe(rows)}: duplicate id(s) {values}; ids must be unique")
+        problems.append(
+            f"{_describe(rows)}: duplicate id(s) {values}; ids must be unique"
+        )
         bad_rows.update(rows)
 
     coords = {}

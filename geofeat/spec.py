@@ -168,7 +168,9 @@ class SceneFeature(_Model):
     @model_validator(mode="after")
     def _what(self) -> SceneFeature:
         if (self.index is None) == (self.band is None):
-            raise ValueError(f"feature {self.name!r}: give exactly one of 'index' or 'band'")
+            raise ValueError(
+                f"feature {self.name!r}: give exactly one of 'index' or 'band'"
+            )
         if self.sampling == "buffer" and self.buffer is None:
             raise ValueError(
                 f"feature {self.name!r}: sampling 'buffer' needs 'buffer: <metres>'"
@@ -447,7 +449,9 @@ def _format_validation_error(err: ValidationError, source: str) -> str:
         message = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
             close = difflib.get_close_matches(str(e["loc"][-1]), _field_names(), n=1)
-            message = "unknown field" + (f"; did you mean {close[0]!r}?" if close else "")
+            message = "unknown field" + (
+                f"; did you mean {close[0]!r}?" if close else ""
+            )
         lines.append(f"  {where or '(top level)'}: {message}")
     return "\n".join(lines)
 
@@ -474,7 +478,9 @@ def load_spec(
     else:
         path = Path(source)
         if path.is_dir():
-            raise ConfigError(f"{str(path)!r} is a folder; give the path of the YAML spec file")
+            raise ConfigError(
+                f"{str(path)!r} is a folder; give the path of the YAML spec file"
+            )
         if not path.is_file():
             raise ConfigError(f"spec file {str(path)!r} does not exist; check the path")
         try:
@@ -482,7 +488,9 @@ def load_spec(
         except yaml.YAMLError as err:
             raise ConfigError(f"{path}: not valid YAML: {err}") from err
         if not isinstance(data, dict):
-            raise ConfigError(f"{path}: a job spec is a YAML mapping (points, output, ...)")
+            raise ConfigError(
+                f"{path}: a job spec is a YAML mapping (points, output, ...)"
+            )
         base_dir, label = path.resolve().parent, str(path)
     data.setdefault("base_dir", base_dir)
     if points is not None:

@@ -77,7 +77,11 @@ def write_scene(
         href = folder / f"{name}.tif"
         write_raster(href, data, transform, crs)
         height, width = data.shape
-        raster_band = {"nodata": 0, "data_type": str(data.dtype), "spatial_resolution": res}
+        raster_band = {
+            "nodata": 0,
+            "data_type": str(data.dtype),
+            "spatial_resolution": res,
+        }
         if name != "scl":
             raster_band["scale"] = 0.0001
             if declare_offset:
@@ -92,7 +96,12 @@ def write_scene(
                 "raster:bands": [raster_band],
             },
         )
-        bounds = (origin[0], origin[1] - res * height, origin[0] + res * width, origin[1])
+        bounds = (
+            origin[0],
+            origin[1] - res * height,
+            origin[0] + res * width,
+            origin[1],
+        )
         footprint = bounds if footprint is None else footprint
     to_lonlat = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
     west, south, east, north = to_lonlat.transform_bounds(*footprint)
@@ -122,15 +131,21 @@ def write_scene(
     return item
 
 
-def write_catalog(folder: Path, items: list[pystac.Item], collection: str = "sentinel-2-l2a") -> Path:
+def write_catalog(
+    folder: Path, items: list[pystac.Item], collection: str = "sentinel-2-l2a"
+) -> Path:
     """Save items as a self-contained static catalogue; returns the catalog.json path."""
     folder = Path(folder)
     catalog = pystac.Catalog(id="geofeat-synthetic", description="Synthetic scenes")
     extent = pystac.Extent(
         pystac.SpatialExtent([[-180.0, -90.0, 180.0, 90.0]]),
-        pystac.TemporalExtent([[min(i.datetime for i in items), max(i.datetime for i in items)]]),
+        pystac.TemporalExtent(
+            [[min(i.datetime for i in items), max(i.datetime for i in items)]]
+        ),
     )
-    coll = pystac.Collection(id=collection, description="Synthetic scenes", extent=extent)
+    coll = pystac.Collection(
+        id=collection, description="Synthetic scenes", extent=extent
+    )
     catalog.add_child(coll)
     for item in items:
         coll.add_item(item)

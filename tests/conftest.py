@@ -33,4 +33,9 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def s2_catalog(shared_data: Path) -> Path:
     """The real Earth Search static catalogue (two tiles, five dates, 120 m crops)."""
-    return shared_data / "sentinel2" / "earthsearch_l2a_120m_33TWL_33TWM_2023-08" / "catalog.json"
+    return (
+        shared_data
+        / "sentinel2"
+        / "earthsearch_l2a_120m_33TWL_33TWM_2023-08"
+        / "catalog.json"
+    )

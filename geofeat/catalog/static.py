@@ -8,7 +8,7 @@ meaning a STAC API gives the filters (see :class:`~geofeat.catalog.base.Search`)
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pystac
 import shapely
@@ -23,20 +23,26 @@ logger = logging.getLogger(__name__)
 def _utc(value: datetime | None) -> datetime | None:
     if value is None:
         return None
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
 def item_interval(item: pystac.Item) -> tuple[datetime, datetime]:
     """The time an item covers: its datetime, or its start and end datetimes."""
     props = item.properties
-    start = pystac.utils.str_to_datetime(props["start_datetime"]) if props.get(
-        "start_datetime"
-    ) else item.datetime
-    end = pystac.utils.str_to_datetime(props["end_datetime"]) if props.get(
-        "end_datetime"
-    ) else item.datetime
+    start = (
+        pystac.utils.str_to_datetime(props["start_datetime"])
+        if props.get("start_datetime")
+        else item.datetime
+    )
+    end = (
+        pystac.utils.str_to_datetime(props["end_datetime"])
+        if props.get("end_datetime")
+        else item.datetime
+    )
     if start is None or end is None:
-        raise SearchError(f"item {item.id!r} has neither datetime nor start/end_datetime")
+        raise SearchError(
+            f"item {item.id!r} has neither datetime nor start/end_datetime"
+        )
     return _utc(start), _utc(end)
 
 
@@ -85,7 +91,9 @@ class StaticCatalog:
             item_start, item_end = item_interval(item)
             if item_end < start or item_start > end:
                 continue
-            if item.geometry is not None and not shapely.intersects(shape(item.geometry), area):
+            if item.geometry is not None and not shapely.intersects(
+                shape(item.geometry), area
+            ):
                 continue
             cloud = item.properties.get("eo:cloud_cover")
             if search.max_cloud_cover is not None and cloud is not None:

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 
 from dask.delayed import Delayed
 
-
 #: Optional column of a feature's result table: per point, why its reads failed
 #: after retries (None where they did not). The feature kind sets its values to
 #: NaN on those rows; the job moves the reasons into the failures table.

@@ -48,7 +48,10 @@ def _geofeat(*args: str) -> subprocess.CompletedProcess:
         (GOOD + "c,15.7,45.0,21/13/2023\n", ["row 3", "date", "YYYY-MM-DD"]),
         (GOOD + ",15.7,45.0,2023-08-21\n", ["row 3", "id", "empty"]),
         (GOOD + "a,15.7,45.0,2023-08-21\n", ["rows 1, 3", "duplicate", "'a'"]),
-        ("id,x,lat,date\na,15.7,45.6,2023-08-21\n", ["missing column", "'lon'", "lon: <column>"]),
+        (
+            "id,x,lat,date\na,15.7,45.6,2023-08-21\n",
+            ["missing column", "'lon'", "lon: <column>"],
+        ),
     ],
     ids=["lat", "lon", "date", "missing-id", "duplicate-id", "missing-column"],
 )
@@ -76,10 +79,34 @@ def test_all_bad_rows_are_reported_at_once(tmp_path):
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
-        ({"features": [{"name": "ndvi", "catalog": "nope", "collection": "sentinel-2-l2a", "index": "ndvi",
-                        "window": {"before": "10d"}}]}, ["features[0]", "'nope'", "catalogs"]),
-        ({"features": [{"name": "ndvi", "catalog": "s2", "collection": "sentinel-2-l2a", "index": "ndvi",
-                        "window": {"before": "ten days"}}]}, ["features[0].window.before", "10d"]),
+        (
+            {
+                "features": [
+                    {
+                        "name": "ndvi",
+                        "catalog": "nope",
+                        "collection": "sentinel-2-l2a",
+                        "index": "ndvi",
+                        "window": {"before": "10d"},
+                    }
+                ]
+            },
+            ["features[0]", "'nope'", "catalogs"],
+        ),
+        (
+            {
+                "features": [
+                    {
+                        "name": "ndvi",
+                        "catalog": "s2",
+                        "collection": "sentinel-2-l2a",
+                        "index": "ndvi",
+                        "window": {"before": "ten days"},
+                    }
+                ]
+            },
+            ["features[0].window.before", "10d"],
+        ),
         ({"features": []}, ["features", "at least 1"]),
         ({"colour": "blue"}, ["colour", "unknown field"]),
     ],
@@ -108,7 +135,15 @@ def test_overrides_on_the_real_catalogue(tmp_path, s2_catalog):
     )
     (tmp_path / "other.csv").write_text(GOOD)
     done = subprocess.run(
-        [EXE, "run", str(spec), "--points", "other.csv", "--output", "elsewhere.parquet"],
+        [
+            EXE,
+            "run",
+            str(spec),
+            "--points",
+            "other.csv",
+            "--output",
+            "elsewhere.parquet",
+        ],
         capture_output=True,
         text=True,
         cwd=tmp_path,

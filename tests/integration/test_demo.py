@@ -20,7 +20,12 @@ def test_demo_cli(tmp_path: Path) -> None:
     assert "SYNTHETIC" in done.stdout
     table = pd.read_parquet(tmp_path / "features.parquet")
     assert list(table["id"]) == [
-        "field-west", "field-east", "overlap", "cloudy-north", "too-early", "far-away"
+        "field-west",
+        "field-east",
+        "overlap",
+        "cloudy-north",
+        "too-early",
+        "far-away",
     ]
     assert table.loc[table.id == "far-away", "ndvi_n"].item() == 0
     assert np.isnan(table.loc[table.id == "too-early", "ndvi"].item())
@@ -29,6 +34,9 @@ def test_demo_cli(tmp_path: Path) -> None:
     # The cloudy pass is masked by SCL for the northern point.
     row = table[table.id == "cloudy-north"].iloc[0]
     assert (row.ndvi_n, row.ndvi_total) == (1, 2)
-    assert geofeat.__version__ in subprocess.run(
-        [str(exe), "--version"], capture_output=True, text=True
-    ).stdout
+    assert (
+        geofeat.__version__
+        in subprocess.run(
+            [str(exe), "--version"], capture_output=True, text=True
+        ).stdout
+    )

@@ -41,7 +41,9 @@ def items(catalog: Path) -> list[dict]:
 def pixel(path: Path, lon: float, lat: float) -> float | None:
     """The DN of the pixel holding the point, or None outside the raster."""
     with rasterio.open(path) as ds:
-        x, y = Transformer.from_crs("EPSG:4326", ds.crs, always_xy=True).transform(lon, lat)
+        x, y = Transformer.from_crs("EPSG:4326", ds.crs, always_xy=True).transform(
+            lon, lat
+        )
         row, col = ds.index(x, y)
         if not (0 <= row < ds.height and 0 <= col < ds.width):
             return None

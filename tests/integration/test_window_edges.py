@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
@@ -31,12 +31,14 @@ def _scene(folder, day: datetime, red: int, nir: int, n: int):
 @pytest.fixture(scope="module")
 def catalog(tmp_path_factory):
     folder = tmp_path_factory.mktemp("edges")
-    utc = timezone.utc
+    utc = UTC
     items = [
         # Exactly at date - 10 days, 00:00 UTC: inside [D - 10d, D).
         _scene(folder, datetime(2024, 3, 1, 0, 0, tzinfo=utc), 500, 1500, 1),
         # One microsecond before that: outside.
-        _scene(folder, datetime(2024, 2, 29, 23, 59, 59, 999999, tzinfo=utc), 1500, 500, 2),
+        _scene(
+            folder, datetime(2024, 2, 29, 23, 59, 59, 999999, tzinfo=utc), 1500, 500, 2
+        ),
         # Mid-window.
         _scene(folder, datetime(2024, 3, 5, 10, 0, tzinfo=utc), 500, 1000, 3),
         # Exactly at the date itself, 00:00 UTC: outside unless include_date.
@@ -48,9 +50,9 @@ def catalog(tmp_path_factory):
 
 
 def _run(catalog, window, reducer="median", date="2024-03-11"):
-    lon, lat = Transformer.from_crs("EPSG:32633", "EPSG:4326", always_xy=True).transform(
-        ORIGIN[0] + 155, ORIGIN[1] - 155
-    )
+    lon, lat = Transformer.from_crs(
+        "EPSG:32633", "EPSG:4326", always_xy=True
+    ).transform(ORIGIN[0] + 155, ORIGIN[1] - 155)
     spec = {
         "points": {"path": "unused.csv"},
         "output": "unused.parquet",

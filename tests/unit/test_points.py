@@ -37,20 +37,39 @@ def test_datetime_columns_with_a_zone_are_converted():
 def test_columns_can_be_mapped(tmp_path):
     path = tmp_path / "sites.parquet"
     pd.DataFrame(
-        {"site": ["x", "y"], "longitude": [1.5, 2.5], "latitude": [3.0, -4.0],
-         "when": ["2020-01-01", "2020-01-02"], "label": [1, 0]}
+        {
+            "site": ["x", "y"],
+            "longitude": [1.5, 2.5],
+            "latitude": [3.0, -4.0],
+            "when": ["2020-01-01", "2020-01-02"],
+            "label": [1, 0],
+        }
     ).to_parquet(path)
     points = read_points(
-        str(path), PointsSpec(path=str(path), id="site", lon="longitude", lat="latitude", date="when")
+        str(path),
+        PointsSpec(
+            path=str(path), id="site", lon="longitude", lat="latitude", date="when"
+        ),
     )
     assert list(points.ids) == ["x", "y"]
     assert list(points.lat) == [3.0, -4.0]
-    assert list(points.table.columns) == ["site", "longitude", "latitude", "when", "label"]
+    assert list(points.table.columns) == [
+        "site",
+        "longitude",
+        "latitude",
+        "when",
+        "label",
+    ]
 
 
 def test_error_lists_rows_from_one():
     table = pd.DataFrame(
-        {"id": ["a", "b", "c"], "lon": [0, 0, 0], "lat": [0, 91, -91], "date": ["2020-01-01"] * 3}
+        {
+            "id": ["a", "b", "c"],
+            "lon": [0, 0, 0],
+            "lat": [0, 91, -91],
+            "date": ["2020-01-01"] * 3,
+        }
     )
     with pytest.raises(PointsError) as err:
         validate(table, PointsSpec(path="p.csv"))

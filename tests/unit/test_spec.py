@@ -30,7 +30,10 @@ def test_window_bounds():
     _, end = Window(before="10d", include_date=True).bounds(days)
     assert list(end) == [pd.Timestamp("2024-03-02"), pd.Timestamp("2024-01-06")]
     start, end = Window(before="1d", after="3d", include_date=True).bounds(days[:1])
-    assert (start[0], end[0]) == (pd.Timestamp("2024-02-29"), pd.Timestamp("2024-03-04"))
+    assert (start[0], end[0]) == (
+        pd.Timestamp("2024-02-29"),
+        pd.Timestamp("2024-03-04"),
+    )
 
 
 def test_empty_window_is_refused():
@@ -57,7 +60,9 @@ def test_error_names_the_field(tmp_path):
         "features:\n  - {name: v, catalog: earth-search, collection: sentinel-2-l2a, index: ndvi, band: red,"
         " window: {before: 5d}}\n"
     )
-    with pytest.raises(ConfigError, match=r"features\[0\].*exactly one of 'index' or 'band'"):
+    with pytest.raises(
+        ConfigError, match=r"features\[0\].*exactly one of 'index' or 'band'"
+    ):
         load_spec(spec_file)
 
 
@@ -66,10 +71,34 @@ def test_error_names_the_field(tmp_path):
     [
         ({"output": "out.csv"}, "ending in .parquet"),
         ({"outptu": "x.parquet"}, "did you mean 'output'"),
-        ({"features": [{"name": "v", "catalog": "c", "collection": "sentinel-2-l2a",
-                        "index": "ndvii", "window": {"before": "5d"}}]}, "similar: ['ndvi'"),
-        ({"features": [{"name": "v", "catalog": "c", "collection": "sentinel-2-l1c",
-                        "index": "ndvi", "window": {"before": "5d"}}]}, "'sentinel-2-l1c' is not"),
+        (
+            {
+                "features": [
+                    {
+                        "name": "v",
+                        "catalog": "c",
+                        "collection": "sentinel-2-l2a",
+                        "index": "ndvii",
+                        "window": {"before": "5d"},
+                    }
+                ]
+            },
+            "similar: ['ndvi'",
+        ),
+        (
+            {
+                "features": [
+                    {
+                        "name": "v",
+                        "catalog": "c",
+                        "collection": "sentinel-2-l1c",
+                        "index": "ndvi",
+                        "window": {"before": "5d"},
+                    }
+                ]
+            },
+            "'sentinel-2-l1c' is not",
+        ),
     ],
 )
 def test_mistakes_are_caught_when_the_spec_is_read(change, expected):
@@ -77,8 +106,15 @@ def test_mistakes_are_caught_when_the_spec_is_read(change, expected):
         "points": "p.csv",
         "output": "o.parquet",
         "catalogs": {"c": {"url": "catalog.json"}},
-        "features": [{"name": "v", "catalog": "c", "collection": "sentinel-2-l2a",
-                      "index": "ndvi", "window": {"before": "5d"}}],
+        "features": [
+            {
+                "name": "v",
+                "catalog": "c",
+                "collection": "sentinel-2-l2a",
+                "index": "ndvi",
+                "window": {"before": "5d"},
+            }
+        ],
     }
     with pytest.raises(ConfigError) as err:
         load_spec({**spec, **change})
