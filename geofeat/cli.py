@@ -43,6 +43,12 @@ def _configure_logging(level: str) -> None:
     from geofeat.catalog.signing import RedactTokens
 
     handler.addFilter(RedactTokens())  # signed URLs are logged by libraries
+    if level != "DEBUG":
+        # Libraries (distributed above all) set INFO on their own child loggers;
+        # below DEBUG only geofeat's records and others' warnings are shown.
+        handler.addFilter(
+            lambda r: r.levelno >= logging.WARNING or r.name.startswith("geofeat")
+        )
     logging.basicConfig(
         level=logging.WARNING, handlers=[handler], format="%(message)s", force=True
     )
