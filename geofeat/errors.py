@@ -36,7 +36,18 @@ class SearchError(GeofeatError):
 
 
 class ReadError(GeofeatError):
-    """Pixels could not be read from an asset."""
+    """Pixels could not be read from an asset.
+
+    Attributes
+    ----------
+    retry
+        Whether trying again may help: False for what cannot change during a
+        run (a local file that does not exist, an asset the scene lacks).
+    """
+
+    def __init__(self, message: str, *, retry: bool = True) -> None:
+        super().__init__(message)
+        self.retry = retry
 
 
 class AvailabilityError(SearchError):

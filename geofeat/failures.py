@@ -48,7 +48,7 @@ def observe_guarded(product, feature, scene, rank, rows, lon, lat):
         try:
             return observe(product, feature, scene, rank, rows, lon, lat)
         except ReadError as err:
-            if attempt == READ_ATTEMPTS:
+            if attempt == READ_ATTEMPTS or not err.retry:
                 logger.warning(
                     "scene %s, feature %s: reads failed %d time(s); %d point(s) get "
                     "NaN and a failures record: %s",
@@ -57,7 +57,7 @@ def observe_guarded(product, feature, scene, rank, rows, lon, lat):
                     attempt,
                     len(rows),
                     err,
-                    exc_info=True,
+                    exc_info=logger.isEnabledFor(logging.DEBUG),
                 )
                 reason = f"scene {scene.id}: {err}"
                 failed = pd.DataFrame({"row": np.asarray(rows), "failure": reason})

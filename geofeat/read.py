@@ -16,6 +16,7 @@ invalid, the valid pixel touching the point is taken (see :mod:`geofeat.sampling
 from __future__ import annotations
 
 import logging
+import os
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -98,6 +99,15 @@ def open_raster(href: str):
     from geofeat.catalog.signing import open_signed
 
     return open_signed(href)
+
+
+def _io_error(asset: Asset, err: Exception) -> ReadError:
+    """The error for an asset GDAL could not read; a missing local file is final."""
+    local = "://" not in asset.href and not asset.href.startswith("/vsi")
+    return ReadError(
+        f"cannot read asset {asset.key!r} at {asset.href}: {err}",
+        retry=not (local and not os.path.exists(asset.href)),
+    )
 
 
 def _check_crs(asset: Asset, ds) -> None:
@@ -243,9 +253,7 @@ def read_taps(
             cx = t.a * (taps.cols + 0.5) + t.b * (taps.rows + 0.5) + t.c
             cy = t.d * (taps.cols + 0.5) + t.e * (taps.rows + 0.5) + t.f
     except rasterio.errors.RasterioIOError as err:
-        raise ReadError(
-            f"cannot read asset {asset.key!r} at {asset.href}: {err}"
-        ) from err
+        raise _io_error(asset, err) from err
     return PointTaps(taps, values, np.asarray(cx), np.asarray(cy), crs)
 
 
@@ -270,9 +278,7 @@ def sample_xy(
             row, col = pixel_of(ds.transform, np.asarray(x), np.asarray(y))
             return read_pixels(ds, row, col, _nodata(asset, ds), stats)
     except rasterio.errors.RasterioIOError as err:
-        raise ReadError(
-            f"cannot read asset {asset.key!r} at {asset.href}: {err}"
-        ) from err
+        raise _io_error(asset, err) from err
 
 
 def sample(
@@ -318,9 +324,7 @@ def overview(
             stats.bytes += data.nbytes
             nodata = _nodata(asset, ds)
     except rasterio.errors.RasterioIOError as err:
-        raise ReadError(
-            f"cannot read asset {asset.key!r} at {asset.href}: {err}"
-        ) from err
+        raise _io_error(asset, err) from err
     values = data.astype("float64")
     if nodata is not None:
         values[data == nodata] = np.nan

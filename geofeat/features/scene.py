@@ -71,7 +71,8 @@ def observe(
         if key not in scene.assets:
             raise ReadError(
                 f"scene {scene.id!r} has no asset {key!r} needed by feature "
-                f"{feature.name!r}; it has {sorted(scene.assets)}"
+                f"{feature.name!r}; it has {sorted(scene.assets)}",
+                retry=False,
             )
     ref = _reference(keys, scene)
     read = read_taps(
