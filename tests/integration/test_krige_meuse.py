@@ -404,3 +404,15 @@ def test_example_spec_is_valid(shared_data):
     example = Path(__file__).resolve().parents[2] / "examples" / "meuse_krige.yaml"
     loaded = load_krige_spec(example)
     assert Path(loaded.resolve(loaded.samples.path)).is_file()
+
+
+def test_fitted_variogram_is_used_and_written(shared_data, tmp_path):
+    import json
+
+    result = krige(spec(shared_data, tmp_path, variogram={"fit": "spherical"}))
+    # gstat's fit of the same empirical variogram (see tests/unit).
+    assert result.variogram.psill == pytest.approx(0.59061, rel=1e-3)
+    assert result.variogram.range == pytest.approx(896.97, rel=1e-3)
+    record = json.loads((tmp_path / "out.variogram.json").read_text())
+    assert record["model"]["model"] == "spherical"
+    assert record["empirical"]["pairs"][:3] == [57, 299, 419]
