@@ -29,7 +29,7 @@ from geofeat.cluster import connect, dashboard_link, describe
 from geofeat.errors import ReadError
 from geofeat.features import plan_feature
 from geofeat.features.base import FAILURE_COLUMN
-from geofeat.output import write_parts, write_table
+from geofeat.output import check_target, write_parts, write_table
 from geofeat.points import Points, read_points
 from geofeat.read import ReadStats
 from geofeat.resume import (
@@ -172,6 +172,8 @@ def run(
         cluster=describe(spec.cluster),
     )
     target = spec.resolve(spec.output) if write else None
+    if target is not None:
+        check_target(target)
 
     store = None
     done: set[int] = set()
@@ -237,6 +239,13 @@ def run(
     summary.failures = len(failures)
     for reason, count in sorted(summary.reasons.items()):
         logger.info("%d point(s) without value: %s", count, reason)
+    for column, filled in summary.filled.items():
+        if filled == 0:
+            logger.warning(
+                "%s: no point got a value; check that lon and lat are not swapped "
+                "and that the dates fall inside the source's time span",
+                column,
+            )
 
     if target is not None:
         summary.failures_output = write_table(failures, failures_path(target))

@@ -40,6 +40,41 @@ def is_local(fs: fsspec.AbstractFileSystem) -> bool:
     return "file" in (fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,))
 
 
+def check_target(path: str) -> None:
+    """Refuse, before any work, an output that cannot be written.
+
+    Local paths only: a folder where the file should go, or a parent folder
+    that cannot be created or written to. Object stores answer at write time.
+
+    Raises
+    ------
+    ConfigError
+        Naming the path and what to change.
+    """
+    from geofeat.errors import ConfigError
+
+    fs, inner = filesystem(path)
+    if not is_local(fs):
+        return
+    if os.path.isdir(inner):
+        raise ConfigError(
+            f"output {path!r} is a folder; give a file path ending in .parquet"
+        )
+    parent = os.path.dirname(inner) or "."
+    try:
+        os.makedirs(parent, exist_ok=True)
+    except OSError as err:
+        raise ConfigError(
+            f"output {path!r}: cannot create its folder ({err.strerror}); choose "
+            "another 'output' or --output"
+        ) from None
+    if not os.access(parent, os.W_OK):
+        raise ConfigError(
+            f"output {path!r}: the folder {parent!r} is not writable; choose another "
+            "'output' or --output"
+        )
+
+
 def join(path: str, *names: str) -> str:
     """``path/name/...`` for local paths and URLs alike."""
     return "/".join([path.rstrip("/"), *names])

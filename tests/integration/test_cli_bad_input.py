@@ -153,3 +153,19 @@ def test_overrides_on_the_real_catalogue(tmp_path, s2_catalog):
     assert (tmp_path / "elsewhere.parquet").is_file()
     assert not default_output.exists()
     assert "points" in done.stdout and "scenes found" in done.stdout
+
+
+def test_output_folder_is_refused_before_work(tmp_path):
+    spec, _ = _job(tmp_path, GOOD, output="taken.parquet")
+    (tmp_path / "taken.parquet").mkdir()
+    done = _geofeat("run", str(spec))
+    assert done.returncode == 2
+    assert "is a folder" in done.stderr
+    assert not (tmp_path / "taken.parquet.parts").exists()
+
+
+def test_unwritable_output_is_refused_before_work(tmp_path):
+    spec, _ = _job(tmp_path, GOOD, output="/proc/geofeat/out.parquet")
+    done = _geofeat("run", str(spec))
+    assert done.returncode == 2
+    assert "cannot create its folder" in " ".join(done.stderr.split())

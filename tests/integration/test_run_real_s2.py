@@ -184,3 +184,28 @@ def test_summary_counts(result):
     assert 0 < summary.reads.pixels < summary.reads.windows * 915 * 915 / 4
     # The catalogue's proj:* describe the 10 m originals; the files are 120 m.
     assert summary.reads.geometry_from_file == summary.reads.assets
+
+
+def test_swapped_coordinates_get_a_hint(s2_catalog, tmp_path, caplog):
+    """Zagreb given as lat, lon: no value anywhere, and the log says what to check."""
+    points = tmp_path / "points.csv"
+    points.write_text("id,lon,lat,date\nzagreb,45.81,15.98,2023-08-21\n")
+    spec = {
+        "points": str(points),
+        "output": str(tmp_path / "out.parquet"),
+        "cluster": "synchronous",
+        "catalogs": {"s2": {"url": str(s2_catalog)}},
+        "features": [
+            {
+                "name": "ndvi",
+                "catalog": "s2",
+                "collection": "sentinel-2-l2a",
+                "index": "ndvi",
+                "window": {"before": "10d"},
+            }
+        ],
+    }
+    with caplog.at_level("WARNING", logger="geofeat"):
+        result = geofeat.run(spec)
+    assert result.summary.filled == {"ndvi": 0}
+    assert "lon and lat are not swapped" in caplog.text
