@@ -20,6 +20,8 @@ from geofeat.kernels.variogram import (
     variogram_numpy,
     variogram_value,
 )
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.spatial import cKDTree
 
 MODELS = [
@@ -279,3 +281,60 @@ def test_same_results_with_the_jit_disabled():
     np.testing.assert_allclose(v, var, rtol=1e-12)
     np.testing.assert_allclose(ge, gest, rtol=1e-12)
     np.testing.assert_allclose(gv, gvar, rtol=1e-12)
+
+
+@st.composite
+def sample_sets(draw):
+    """Distinct sample locations on a 1 m lattice, values, a model and targets."""
+    n = draw(st.integers(3, 25))
+    cells = draw(
+        st.lists(
+            st.tuples(st.integers(0, 200), st.integers(0, 200)),
+            min_size=n,
+            max_size=n,
+            unique=True,
+        )
+    )
+    xy = np.array(cells, dtype=float)
+    z = np.array(draw(st.lists(st.floats(-100, 100), min_size=n, max_size=n)))
+    model = draw(st.sampled_from(MODELS[:2] + MODELS[4:]))
+    scale = draw(st.floats(0.5, 3.0))
+    params = np.array(model[1]) * [1, scale, scale * 3, 1]
+    targets = np.array(
+        draw(
+            st.lists(
+                st.tuples(st.floats(-50, 250), st.floats(-50, 250)),
+                min_size=1,
+                max_size=20,
+            )
+        )
+    )
+    return xy[:, 0], xy[:, 1], z, model[0], params, targets[:, 0], targets[:, 1]
+
+
+@settings(max_examples=60, deadline=None)
+@given(sample_sets())
+def test_properties_on_random_sample_sets(case):
+    """Exact at samples, non-negative variance, numba == NumPy, order-free."""
+    x, y, z, model, params, tx, ty = case
+    n = x.size
+    k = min(n, 8)
+    allx, ally = np.concatenate([tx, x]), np.concatenate([ty, y])
+    nbr = neighbours(x, y, allx, ally, k)
+    est, var, status = kriging.krige_moving(x, y, z, allx, ally, nbr, model, params)
+    assert (status == kriging.SOLVED).all()
+    assert (var >= 0).all()
+    np.testing.assert_allclose(est[tx.size :], z, atol=1e-7 * (1 + np.abs(z).max()))
+    np.testing.assert_allclose(var[tx.size :], 0.0, atol=1e-7 * params[1])
+    ref = kriging.krige_numpy(x, y, z, allx, ally, nbr, model, params)
+    np.testing.assert_allclose(
+        est, ref[0], rtol=1e-6, atol=1e-8 * (1 + np.abs(z).max())
+    )
+    np.testing.assert_allclose(var, ref[1], rtol=1e-6, atol=1e-10)
+    perm = np.random.default_rng(0).permutation(n)
+    g1 = kriging.krige_global(x, y, z, tx, ty, model, params)
+    g2 = kriging.krige_global(x[perm], y[perm], z[perm], tx, ty, model, params)
+    np.testing.assert_allclose(
+        g1[0], g2[0], rtol=1e-6, atol=1e-8 * (1 + np.abs(z).max())
+    )
+    np.testing.assert_allclose(g1[1], g2[1], rtol=1e-6, atol=1e-10)
