@@ -10,6 +10,7 @@ grid size, and the kernel's own threads use the cores.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -43,7 +44,6 @@ from geofeat.krige.variogram import (
     VariogramModel,
     empirical_variogram,
     fit_variogram,
-    variogram_record,
     write_variogram,
 )
 
@@ -130,9 +130,10 @@ def krige(
     )
     dataset = grid_dataset(kriger, grid, spec.chunks)
     dataset.attrs.update(
-        variogram=str(variogram_record(model, None)["model"]),
+        variogram=json.dumps(model.to_dict()),
         value_transform=spec.value_transform,
         samples=len(samples),
+        neighbourhood=json.dumps(spec.neighbourhood.model_dump()),
     )
     result = KrigeResult(dataset, model, empirical, samples)
     target = spec.resolve(spec.output)
