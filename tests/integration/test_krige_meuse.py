@@ -416,3 +416,24 @@ def test_fitted_variogram_is_used_and_written(shared_data, tmp_path):
     record = json.loads((tmp_path / "out.variogram.json").read_text())
     assert record["model"]["model"] == "spherical"
     assert record["empirical"]["pairs"][:3] == [57, 299, 419]
+
+
+def test_global_equals_gstools(shared_data, tmp_path, meuse):
+    """A second implementation: GSTools' ordinary kriging (global, exact=True so
+    the nugget is not filtered), same spherical model."""
+    import gstools as gs
+
+    samples, grid = meuse
+    model = gs.Spherical(dim=2, var=0.6, len_scale=900.0, nugget=0.05)
+    ok = gs.krige.Ordinary(
+        model,
+        cond_pos=[samples.x.to_numpy(float), samples.y.to_numpy(float)],
+        cond_val=np.log(samples.zinc.to_numpy(float)),
+        exact=True,
+    )
+    est, var = ok.unstructured(
+        [grid.x.to_numpy(float), grid.y.to_numpy(float)], return_var=True
+    )
+    result = krige(spec(shared_data, tmp_path), write=False)
+    np.testing.assert_allclose(result.table.estimate, est, rtol=RTOL)
+    np.testing.assert_allclose(result.table.variance, var, rtol=RTOL)
