@@ -29,6 +29,7 @@ import argparse
 import os
 import platform
 import resource
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -163,7 +164,7 @@ def cases(small: bool) -> list[tuple[str, int]]:
     ]
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--small", action="store_true", help="CI size (< 1 min)")
     parser.add_argument("--repeat", type=int, default=1, help="best of N runs")
@@ -179,7 +180,7 @@ def main() -> None:
     if args.stream:
         # Alone in the process, so the peak resident memory is the stream's own.
         stream(args.stream)
-        return
+        return 0
     warm_up()
     rows = []
     for name, side in cases(args.small):
@@ -255,6 +256,12 @@ def main() -> None:
     )
     with pd.option_context("display.width", 140, "display.max_rows", 200):
         print(table.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+    # Speed only counts with equal results: differences beyond 1e-6 fail the run.
+    worst = table[["max |d estimate|", "max |d variance|"]].to_numpy().max()
+    if not worst <= 1e-6:
+        print(f"results differ by up to {worst:.3g} (more than 1e-6)")
+        return 1
+    return 0
 
 
 def stream(side: int) -> None:
@@ -300,4 +307,4 @@ def stream(side: int) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
