@@ -456,6 +456,39 @@ def _format_validation_error(err: ValidationError, source: str) -> str:
     return "\n".join(lines)
 
 
+def read_spec_source(source: str | Path | dict, shape: str) -> tuple[dict, str]:
+    """A spec's raw mapping, with ``base_dir`` set, and a label for messages.
+
+    ``source`` is a YAML file (relative paths then resolve against its folder)
+    or a dict (against the current folder). ``shape`` says what the mapping
+    should look like, for the error when the YAML holds something else.
+
+    Raises
+    ------
+    ConfigError
+        The path is a folder or missing, the file is not YAML or not a mapping.
+    """
+    if isinstance(source, dict):
+        data = dict(source)
+        data.setdefault("base_dir", Path.cwd())
+        return data, "spec"
+    path = Path(source)
+    if path.is_dir():
+        raise ConfigError(
+            f"{str(path)!r} is a folder; give the path of the YAML spec file"
+        )
+    if not path.is_file():
+        raise ConfigError(f"spec file {str(path)!r} does not exist; check the path")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML: {err}") from err
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: {shape}")
+    data.setdefault("base_dir", path.resolve().parent)
+    return data, str(path)
+
+
 def load_spec(
     source: str | Path | dict,
     *,
@@ -473,26 +506,9 @@ def load_spec(
         Override the spec's ``points`` path and ``output``, as the CLI's
         ``--points`` and ``--output`` do.
     """
-    if isinstance(source, dict):
-        data, base_dir, label = dict(source), Path.cwd(), "spec"
-    else:
-        path = Path(source)
-        if path.is_dir():
-            raise ConfigError(
-                f"{str(path)!r} is a folder; give the path of the YAML spec file"
-            )
-        if not path.is_file():
-            raise ConfigError(f"spec file {str(path)!r} does not exist; check the path")
-        try:
-            data = yaml.safe_load(path.read_text())
-        except yaml.YAMLError as err:
-            raise ConfigError(f"{path}: not valid YAML: {err}") from err
-        if not isinstance(data, dict):
-            raise ConfigError(
-                f"{path}: a job spec is a YAML mapping (points, output, ...)"
-            )
-        base_dir, label = path.resolve().parent, str(path)
-    data.setdefault("base_dir", base_dir)
+    data, label = read_spec_source(
+        source, "a job spec is a YAML mapping (points, output, ...)"
+    )
     if points is not None:
         current = data.get("points")
         if isinstance(current, dict):

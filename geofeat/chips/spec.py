@@ -11,7 +11,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -29,6 +28,7 @@ from geofeat.spec import (
     Window,
     _absolute_path_in,
     _format_validation_error,
+    read_spec_source,
 )
 
 Pick = Literal["least-cloudy", "nearest", "median"]
@@ -170,22 +170,9 @@ def load_chip_spec(
         The file is missing or not YAML, or a field is invalid (every fault is
         listed with its field).
     """
-    if isinstance(source, dict):
-        data, base_dir, label = dict(source), Path.cwd(), "spec"
-    else:
-        path = Path(source)
-        if not path.is_file():
-            raise ConfigError(f"spec file {str(path)!r} does not exist; check the path")
-        try:
-            data = yaml.safe_load(path.read_text())
-        except yaml.YAMLError as err:
-            raise ConfigError(f"{path}: not valid YAML: {err}") from err
-        if not isinstance(data, dict):
-            raise ConfigError(
-                f"{path}: a chip spec is a YAML mapping (points, chips, ...)"
-            )
-        base_dir, label = path.resolve().parent, str(path)
-    data.setdefault("base_dir", base_dir)
+    data, label = read_spec_source(
+        source, "a chip spec is a YAML mapping (points, chips, ...)"
+    )
     if points is not None:
         current = data.get("points")
         merged = {**current, "path": points} if isinstance(current, dict) else points

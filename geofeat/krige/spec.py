@@ -10,10 +10,10 @@ import logging
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from geofeat.errors import ConfigError
+from geofeat.spec import read_spec_source
 
 logger = logging.getLogger(__name__)
 
@@ -184,20 +184,9 @@ def load_krige_spec(
         Overrides the spec's ``output`` (relative to the current folder), as the
         CLI's ``--output`` does.
     """
-    if isinstance(source, dict):
-        data, base_dir, label = dict(source), Path.cwd(), "spec"
-    else:
-        path = Path(source)
-        if not path.is_file():
-            raise ConfigError(f"spec file {str(path)!r} does not exist; check the path")
-        try:
-            data = yaml.safe_load(path.read_text())
-        except yaml.YAMLError as err:
-            raise ConfigError(f"{path}: not valid YAML: {err}") from err
-        if not isinstance(data, dict):
-            raise ConfigError(f"{path}: a krige spec is a YAML mapping (samples, ...)")
-        base_dir, label = path.resolve().parent, str(path)
-    data.setdefault("base_dir", base_dir)
+    data, label = read_spec_source(
+        source, "a krige spec is a YAML mapping (samples, ...)"
+    )
     if output is not None:
         data["output"] = str(Path(output).resolve())
     try:
