@@ -22,6 +22,8 @@ import pystac
 import shapely
 from shapely.geometry import shape
 
+from geofeat.catalog.base import Search
+
 logger = logging.getLogger(__name__)
 
 
@@ -114,6 +116,29 @@ def _group(rows, lon, lat, start, end) -> SearchGroup:
         start=start[rows].min(),
         end=end[rows].max(),
     )
+
+
+def searches(
+    collection: str,
+    lon: np.ndarray,
+    lat: np.ndarray,
+    start: pd.DatetimeIndex,
+    end: pd.DatetimeIndex,
+    max_cloud_cover: float | None = None,
+) -> list[Search]:
+    """The catalogue searches for points with windows ``[start, end)``: one per
+    group of :func:`search_groups`."""
+    return [
+        Search(
+            collection=collection,
+            bbox=group.bbox,
+            start=group.start.to_pydatetime(),
+            # The window end is excluded; a STAC interval includes its end.
+            end=(group.end - pd.Timedelta(microseconds=1)).to_pydatetime(),
+            max_cloud_cover=max_cloud_cover,
+        )
+        for group in search_groups(lon, lat, start, end)
+    ]
 
 
 def points_in_footprint(

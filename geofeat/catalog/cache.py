@@ -23,7 +23,6 @@ import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-import pandas as pd
 import pystac
 import shapely
 from shapely.geometry import box, shape
@@ -123,7 +122,7 @@ def prefetch(catalogs: dict, spec, points) -> None:
     needed, as :func:`geofeat.features.plan_feature` would).
     """
     from geofeat.catalog.base import open_catalog
-    from geofeat.plan import search_groups
+    from geofeat.plan import searches
     from geofeat.sources.base import before_availability, product_for, validate_feature
     from geofeat.spec import SceneFeature
 
@@ -144,26 +143,23 @@ def prefetch(catalogs: dict, spec, points) -> None:
         catalog = catalogs[feature.catalog]
         stats = getattr(catalog, "stats", None)  # a STAC API counts its pages
         pages_before = stats.pages if stats is not None else 0
-        groups = search_groups(points.lon, points.lat, start, end)
+        queries = searches(
+            feature.collection,
+            points.lon,
+            points.lat,
+            start,
+            end,
+            feature.max_cloud_cover,
+        )
         found: set[str] = set()
-        for group in groups:
-            items = catalog.search(
-                Search(
-                    collection=feature.collection,
-                    bbox=group.bbox,
-                    start=group.start.to_pydatetime(),
-                    # As the scene features search: the window end is excluded.
-                    end=(group.end - pd.Timedelta(microseconds=1)).to_pydatetime(),
-                    max_cloud_cover=feature.max_cloud_cover,
-                )
-            )
-            found.update(i.id for i in items)
+        for query in queries:
+            found.update(i.id for i in catalog.search(query))
         pages = f"{stats.pages - pages_before} page(s), " if stats is not None else ""
         logger.info(
             "feature %s: %d search(es) for all %d point(s), made once for the run: "
             "%s%d item(s)",
             feature.name,
-            len(groups),
+            len(queries),
             len(points),
             pages,
             len(found),

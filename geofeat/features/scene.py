@@ -17,11 +17,11 @@ import pandas as pd
 import pystac
 from pyproj import CRS
 
-from geofeat.catalog.base import Catalog, Search
+from geofeat.catalog.base import Catalog
 from geofeat.errors import ReadError
 from geofeat.failures import observe_guarded, summarise_guarded
 from geofeat.features.base import FeaturePlan
-from geofeat.plan import match, points_in_footprint, search_groups
+from geofeat.plan import match, points_in_footprint, searches
 from geofeat.points import Points
 from geofeat.read import ReadStats, read_taps, sample_xy
 from geofeat.reduce import empty_observations, reduce_observations
@@ -151,21 +151,13 @@ def _search(
     catalog: Catalog, feature: SceneFeature, points: Points, start, end
 ) -> tuple[list[pystac.Item], int]:
     items: dict[str, pystac.Item] = {}
-    groups = search_groups(points.lon, points.lat, start, end)
-    for group in groups:
-        found = catalog.search(
-            Search(
-                collection=feature.collection,
-                bbox=group.bbox,
-                start=group.start.to_pydatetime(),
-                # The window end is excluded; a STAC interval includes its end.
-                end=(group.end - pd.Timedelta(microseconds=1)).to_pydatetime(),
-                max_cloud_cover=feature.max_cloud_cover,
-            )
-        )
-        for item in found:
+    queries = searches(
+        feature.collection, points.lon, points.lat, start, end, feature.max_cloud_cover
+    )
+    for query in queries:
+        for item in catalog.search(query):
             items.setdefault(item.id, item)
-    return list(items.values()), len(groups)
+    return list(items.values()), len(queries)
 
 
 def plan_scene_feature(
