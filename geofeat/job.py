@@ -42,7 +42,8 @@ from geofeat.resume import (
     partitions,
     store_path,
 )
-from geofeat.spec import ClusterSpec, JobSpec, load_spec
+from geofeat.sources import product_for
+from geofeat.spec import ClusterSpec, JobSpec, RainfallFeature, load_spec
 
 logger = logging.getLogger(__name__)
 
@@ -266,7 +267,8 @@ def run(
     table = None
     if store is not None:
         metadata = {
-            "geofeat:spec": json.dumps(spec.model_dump(mode="json"), default=str)
+            "geofeat:spec": json.dumps(spec.model_dump(mode="json"), default=str),
+            "geofeat:units": json.dumps(column_units(spec)),
         }
         schema = pa.unify_schemas(
             [store.schema(p.index) for p in parts], promote_options="permissive"
@@ -284,6 +286,28 @@ def run(
         table = pd.concat([results[p.index].table for p in parts], ignore_index=True)
     summary.seconds = time.perf_counter() - started
     return RunResult(table=table, summary=summary, failures=failures)
+
+
+def column_units(spec: JobSpec) -> dict[str, str]:
+    """Units of each feature's value columns, for the output's metadata.
+
+    Written as JSON under the Parquet key ``geofeat:units``; ``"1"`` means
+    unitless. Counts, dates and provenance columns are not listed.
+    """
+    units: dict[str, str] = {}
+    for feature in spec.features:
+        if isinstance(feature, RainfallFeature):
+            unit = {"sum": "mm", "count_wet_days": "days"}.get(
+                feature.reducer, "mm/day"
+            )
+            for k in range(feature.windows.count):
+                units[f"{feature.name}_t{k}"] = unit
+                units[f"{feature.name}_t{k}_coverage"] = "1"
+        else:
+            product = product_for(feature.collection)
+            if hasattr(product, "units"):
+                units[feature.name] = product.units(feature)
+    return units
 
 
 def _compute(

@@ -451,6 +451,11 @@ class ModisLst:
             },
         )
 
+    def units(self, feature: SceneFeature) -> str:
+        """Units of the feature's values: kelvin, celsius, hours, degrees..."""
+        band = band_of(feature)
+        return (feature.units or band.unit).lower()
+
     def validate(self, feature: SceneFeature) -> None:
         """Check the feature's band, units, quality rule and platform before reads."""
         band_of(feature)

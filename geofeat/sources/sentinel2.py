@@ -301,6 +301,10 @@ class Sentinel2L2A:
             return index_bands(feature.index)
         return (BAND_NAMES.get(feature.band, feature.band.lower()),)
 
+    def units(self, feature: SceneFeature) -> str:
+        """Spectral indices are unitless; a band is surface reflectance (0-1)."""
+        return "1" if feature.index is not None else "reflectance"
+
     def validate(self, feature: SceneFeature) -> None:
         """Check the index or band exists before any search or read."""
         for band in self.bands(feature):

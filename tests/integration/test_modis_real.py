@@ -5,6 +5,7 @@ Catalogues are built at test time in a temporary folder over the files in
 ``../shared/data/modis`` (the files themselves are never copied).
 """
 
+import json
 import math
 import subprocess
 import sys
@@ -466,6 +467,7 @@ def test_geofeat_run_cli(
         assert row["lst_day"] == pytest.approx(np.mean(valid), abs=1e-9)
     meta = pq.read_schema(tmp_path / "features.parquet").metadata
     assert b'"units": "celsius"' in meta[b"geofeat:spec"]
+    assert json.loads(meta[b"geofeat:units"]) == {"lst_day": "celsius"}
 
 
 def test_file_on_the_wgs84_sinusoidal_is_refused(tmp_path: Path) -> None:

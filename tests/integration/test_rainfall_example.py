@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from datetime import date
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 import rasterio
 import yaml
@@ -36,6 +38,8 @@ def test_example_spec_runs(shared_data: Path, tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     table = pd.read_parquet(out).set_index("id")
+    units = json.loads(pq.read_schema(out).metadata[b"geofeat:units"])
+    assert units["rain_t0"] == "mm" and units["rain_t3_coverage"] == "1"
     events = pd.read_csv(EXAMPLES / "flood_events_nicaragua.csv").set_index("id")
     assert list(table.index) == list(events.index)
 

@@ -209,3 +209,14 @@ def test_swapped_coordinates_get_a_hint(s2_catalog, tmp_path, caplog):
         result = geofeat.run(spec)
     assert result.summary.filled == {"ndvi": 0}
     assert "lon and lat are not swapped" in caplog.text
+
+
+def test_output_metadata_says_the_units(result):
+    """NDVI is unitless; the units sit in the Parquet metadata as JSON."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    _, folder = result
+    metadata = pq.read_schema(folder / "features.parquet").metadata
+    assert json.loads(metadata[b"geofeat:units"]) == {"ndvi": "1"}
