@@ -394,7 +394,7 @@ def _partition_result(
             columns = columns.rename(columns={c: f"{c}_feature" for c in clash})
         table = pd.concat([table, columns], axis=1)
         stats.merge(read_stats)
-        filled[plan.name] = int(columns[plan.name].notna().sum())
+        filled[plan.name] = int(columns[plan.value_column].notna().sum())
         missing = len(sub) - filled[plan.name]
         for reason, count in plan.reasons.items():
             reasons[f"{plan.name}: {reason}"] += count

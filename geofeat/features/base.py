@@ -23,8 +23,16 @@ class FeaturePlan:
     """
 
     name: str
+    """The feature's name, as in the spec."""
     result: Delayed
     searches: int = 0
     items: int = 0
     reasons: Counter = field(default_factory=Counter)
     """Why points get no value, with counts, as known when planning."""
+    column: str | None = None
+    """The column that says whether a point got a value, when it is not
+    ``name`` (rainfall windows: ``{name}_t0``)."""
+
+    @property
+    def value_column(self) -> str:
+        return self.column or self.name

@@ -162,7 +162,7 @@ def plan_rainfall_feature(
     """Locate points, group them by pixel tile and span, build the read tasks."""
     if len(points) == 0:
         empty = dask.delayed(assemble, pure=True)(feature, 0, [], [])
-        return FeaturePlan(name=f"{feature.name}_t0", result=empty)
+        return FeaturePlan(name=feature.name, result=empty, column=f"{feature.name}_t0")
     source = open_source(feature.source, resolve)
     size, count = feature.windows.size.days, feature.windows.count
     end = to_days(points.day.values) + (1 if feature.windows.include_date else 0)
@@ -225,4 +225,6 @@ def plan_rainfall_feature(
     )
     result = dask.delayed(assemble, pure=True)(feature, len(points), groups, tasks)
     # The job reports the filled count of the column named like the plan: t0.
-    return FeaturePlan(name=f"{feature.name}_t0", result=result, reasons=reasons)
+    return FeaturePlan(
+        name=feature.name, result=result, reasons=reasons, column=f"{feature.name}_t0"
+    )
