@@ -144,6 +144,9 @@ def summarise(
     table = reduce_observations(
         obs, n_points, feature.reducer, feature.name, provenance=feature.provenance
     )
+    for reason, count in sorted(stats.failures.items()):
+        if "radiometry check" in reason:
+            logger.warning("feature %s: %d %s", feature.name, count, reason)
     return table, stats
 
 

@@ -134,7 +134,7 @@ def nearest_ndvi(s2_catalog: Path) -> float:
 
 
 def test_flag_saying_offset_not_applied_is_corrected(
-    s2_catalog: Path, tmp_path: Path
+    s2_catalog: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The same real scene flagged ``boa_offset_applied: false``: raster:bands then
     says -0.1, which would make most land pixels negative (median red DN ~300).
@@ -144,6 +144,9 @@ def test_flag_saying_offset_not_applied_is_corrected(
     got = run(catalog, tmp_path)
     assert got["ndvi"] == pytest.approx(nearest_ndvi(s2_catalog), abs=1e-12)
     assert "pixels contradict offset -0.1" in got["ndvi_radiometry"]
+    assert (
+        "feature ndvi: 1 scene offset corrected by the radiometry check" in caplog.text
+    )
     # Checked on the point's pixel alone: at a vegetation pixel (red DN 368) the
     # reflectance would be -0.063 under -0.1, so no value is emitted ...
     alone = run(catalog, tmp_path, VEGETATION, radiometry_check="points")
