@@ -208,3 +208,26 @@ def test_buffer_of_valid_pixels(tmp_path: Path, striped, statistic: str) -> None
     )
     expected = np.mean(values) if statistic == "mean" else np.median(values)
     assert table.loc["p", "ndvi"] == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("sampling", ["nearest", "bilinear"])
+def test_a_20_m_band_is_sampled_on_its_own_grid(tmp_path: Path, sampling: str) -> None:
+    """NDMI from NIR (10 m, 3000) and SWIR 1.6 (20 m, 1000 + 10 * col20).
+
+    Point on the 10 m edge between columns 15 and 16, at a row centre: nearest
+    takes column 16, under 20 m column 8 (SWIR 1080); bilinear takes columns 15
+    and 16 at weight 0.5 each, under 20 m columns 7 and 8 (SWIR 1070, 1080).
+    """
+    bands = uniform(300, 3000)
+    bands["swir16"] = (1000 + 10 * np.arange(16)[None, :].repeat(16, 0)).astype(
+        "uint16"
+    )
+    item = write_scene(tmp_path, "swir", DAY1, bands, (500000, 5100000))
+    point = [("p", *lonlat("EPSG:32633", 500160, 5099845))]
+    table = run(tmp_path, [item], point, name="ndmi", index="ndmi", sampling=sampling)
+
+    def ndmi(swir: int) -> float:
+        return (3000 - swir) / (3000 + swir)
+
+    expected = ndmi(1080) if sampling == "nearest" else (ndmi(1070) + ndmi(1080)) / 2
+    assert table.loc["p", "ndmi"] == pytest.approx(expected)
