@@ -190,19 +190,18 @@ def run(
                 len(parts) - len(done),
             )
     summary.partitions_reused = len(done)
-    # Items found are recorded beside the output (a fresh run starts a new lock).
-    catalogs = run_catalogs(spec, target, fresh=not done)
-
     results: dict[int, PartitionResult] = {}
     tally = _Tally(summary, len(parts), len(pts), progress)
     for index in sorted(done):
         tally.reused(store.stats(index))
     pending = [p for p in parts if p.index not in done]
-    # Search once for all points: partitions are cut in input order, so each
-    # would otherwise search every cell again.
-    catalogs.prefetch(spec, pts, pending)
 
     try:
+        # Items found are recorded beside the output (a fresh run starts a new lock).
+        catalogs = run_catalogs(spec, target, fresh=not done)
+        # Search once for all points: partitions are cut in input order, so each
+        # would otherwise search every cell again.
+        catalogs.prefetch(spec, pts, pending)
         # With every partition already stored there is nothing to start.
         with connect(spec.cluster) if pending else nullcontext() as client:
             summary.dashboard = tally.dashboard = dashboard_link(client)
@@ -216,6 +215,10 @@ def run(
                 else:
                     results[result.index] = result
                 tally.report()
+    except Exception:
+        if store is not None and not store.done():
+            store.remove()  # nothing finished: leave nothing behind
+        raise
     except KeyboardInterrupt:
         if store is not None:
             logger.warning(

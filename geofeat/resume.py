@@ -173,7 +173,13 @@ class PartitionStore:
         if self.fs.exists(filesystem(manifest)[1]):
             with self.fs.open(filesystem(manifest)[1], "rb") as handle:
                 found = json.load(handle)
-            if found.get("fingerprint") != self.fingerprint:
+            if found.get("fingerprint") != self.fingerprint and not self.done():
+                # Nothing finished to lose (a run that failed before its first
+                # partition, then a corrected spec): start this job's store.
+                logger.info("replacing the empty partition store %s", self.root)
+                body = {"fingerprint": self.fingerprint, "partitions": self.n_partitions}
+                write_bytes(json.dumps(body).encode(), manifest)
+            elif found.get("fingerprint") != self.fingerprint:
                 raise ConfigError(
                     f"the partition store {self.root} holds partitions of a different "
                     "job (the spec's features or catalogues, the points or the "

@@ -274,11 +274,15 @@ def test_read_retried_then_recorded(monkeypatch) -> None:
 
 @pytest.mark.realdata
 def test_restart_discards_a_stale_store(s2_catalog, tmp_path) -> None:
-    """A store left by another job stops the run with the fix; --restart drops it."""
+    """A store with finished partitions of another job stops the run with the fix;
+    --restart drops it."""
     job = write_job(tmp_path, s2_catalog, n_points=2, partition_size=2)
     output = tmp_path / "out" / "features.parquet"
     stale = PartitionStore(store_path(str(output)), "another-job", 1)
     stale.open()
+    none = pd.DataFrame(columns=["id", "feature", "reason"])
+    table = pd.DataFrame({"id": ["x"], "ndvi": [0.5]})
+    stale.write(PartitionResult(0, table, none, ReadStats(), {"ndvi": 1}, {}))
     refused = subprocess.run(
         [str(GEOFEAT), "run", str(job), "--cluster", "threads"],
         capture_output=True,
@@ -296,3 +300,35 @@ def test_restart_discards_a_stale_store(s2_catalog, tmp_path) -> None:
     assert "removing the partition store" in done.stderr
     assert len(pd.read_parquet(output)) == 2
     assert not Path(store_path(str(output))).exists()
+
+
+def test_empty_store_of_another_job_is_replaced(tmp_path) -> None:
+    """A store with no finished partition (a run that failed early) is not in the
+    way of the corrected job: nothing would be lost by replacing it."""
+    root = str(tmp_path / "features.parquet.parts")
+    assert PartitionStore(root, "job-a", 2).open() == set()
+    assert PartitionStore(root, "job-b", 2).open() == set()
+
+
+def test_failed_run_leaves_no_store(tmp_path) -> None:
+    """A run that fails before any partition is stored removes its empty store."""
+    (tmp_path / "points.csv").write_text("id,lon,lat,date\na,15.7,45.6,2023-08-21\n")
+    spec = {
+        "points": str(tmp_path / "points.csv"),
+        "output": str(tmp_path / "features.parquet"),
+        "cluster": "synchronous",
+        "catalogs": {"c": {"url": str(tmp_path / "missing" / "catalog.json")}},
+        "features": [
+            {
+                "name": "ndvi",
+                "catalog": "c",
+                "collection": "sentinel-2-l2a",
+                "index": "ndvi",
+                "window": {"before": "10d"},
+            }
+        ],
+    }
+    with pytest.raises(ConfigError, match="does not exist"):
+        geofeat.run(spec)
+    assert not (tmp_path / "features.parquet.parts").exists()
+    assert not (tmp_path / "features.parquet").exists()
