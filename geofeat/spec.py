@@ -428,18 +428,28 @@ class JobSpec(_Model):
 
 
 def _field_names() -> set[str]:
-    """Every field name of the spec models, for "did you mean" hints."""
+    """Every field name of geofeat's spec models, for "did you mean" hints."""
     names: set[str] = set()
-    todo = list(_Model.__subclasses__())
+    todo = list(BaseModel.__subclasses__())
     while todo:
         model = todo.pop()
-        names.update(model.model_fields)
+        if model.__module__.startswith("geofeat."):
+            names.update(model.model_fields)
         todo.extend(model.__subclasses__())
     return names
 
 
-def _format_validation_error(err: ValidationError, source: str) -> str:
-    lines = [f"{source}: the job spec is invalid:"]
+def _unknown_field(key: str) -> str:
+    if key in _field_names():
+        return f"unknown field here ({key!r} belongs in another section)"
+    close = difflib.get_close_matches(key, _field_names(), n=1)
+    return "unknown field" + (f"; did you mean {close[0]!r}?" if close else "")
+
+
+def _format_validation_error(
+    err: ValidationError, source: str, what: str = "job spec"
+) -> str:
+    lines = [f"{source}: the {what} is invalid:"]
     for e in err.errors():
         where = ".".join(
             f"[{p}]" if isinstance(p, int) else str(p)
@@ -448,10 +458,7 @@ def _format_validation_error(err: ValidationError, source: str) -> str:
         ).replace(".[", "[")
         message = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
-            close = difflib.get_close_matches(str(e["loc"][-1]), _field_names(), n=1)
-            message = "unknown field" + (
-                f"; did you mean {close[0]!r}?" if close else ""
-            )
+            message = _unknown_field(str(e["loc"][-1]))
         lines.append(f"  {where or '(top level)'}: {message}")
     return "\n".join(lines)
 

@@ -32,6 +32,8 @@ from geofeat.spec import (
 )
 
 Pick = Literal["least-cloudy", "nearest", "median"]
+#: Largest chip side in pixels: 4096 x 4096 float32 is 64 MiB per band.
+MAX_CHIP_SIDE = 4096
 #: Resampling methods by their rasterio/GDAL names.
 Resampling = Literal[
     "nearest", "bilinear", "cubic", "cubic_spline", "lanczos", "average", "mode"
@@ -84,6 +86,12 @@ class ChipSpec(_Model):
     def _positive(cls, value: tuple[int, int]) -> tuple[int, int]:
         if min(value) < 1:
             raise ValueError(f"size {list(value)} must be positive pixel counts")
+        if max(value) > MAX_CHIP_SIDE:
+            raise ValueError(
+                f"size {list(value)}: a chip is at most {MAX_CHIP_SIDE} pixels a side "
+                f"(one {max(value)} x {max(value)} band alone is "
+                f"{max(value) ** 2 * 4 / 2**30:.1f} GiB); use a coarser 'resolution'"
+            )
         return value
 
     @model_validator(mode="after")
@@ -120,6 +128,16 @@ class ChipJobSpec(_Model):
     """Dask's in-process scheduler, when no ``cluster`` is given."""
     base_dir: Path = Path(".")
     """Folder that relative paths in the spec are resolved against."""
+
+    @field_validator("output")
+    @classmethod
+    def _zarr(cls, value: str) -> str:
+        if not value.rstrip("/").lower().endswith(".zarr"):
+            raise ValueError(
+                f"{value!r}: chips are written as a Zarr store; give a path ending "
+                "in .zarr"
+            )
+        return value
 
     @field_validator("points", mode="before")
     @classmethod
@@ -182,4 +200,4 @@ def load_chip_spec(
     try:
         return ChipJobSpec.model_validate(data)
     except ValidationError as err:
-        raise ConfigError(_format_validation_error(err, label)) from None
+        raise ConfigError(_format_validation_error(err, label, "chip spec")) from None

@@ -8,12 +8,19 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from geofeat.errors import ConfigError
-from geofeat.spec import read_spec_source
+from geofeat.spec import _format_validation_error, read_spec_source
 
 logger = logging.getLogger(__name__)
 
@@ -102,6 +109,11 @@ class NeighbourhoodSpec(_Model):
     """Only samples within this distance (CRS units); cells with none get NaN."""
 
 
+#: Largest grid accepted from bounds: 1e9 cells (about 31,600 a side) is
+#: 16 GB of estimate and variance, streamed chunk by chunk.
+MAX_GRID_CELLS = 1e9
+
+
 class GridSpec(_Model):
     """The target grid: a table of cell centres, bounds + resolution, or a raster."""
 
@@ -131,13 +143,23 @@ class GridSpec(_Model):
             minx, miny, maxx, maxy = self.bounds
             if not (maxx > minx and maxy > miny):
                 raise ValueError("bounds are (minx, miny, maxx, maxy) with max > min")
+            cells = ((maxx - minx) / self.resolution) * (
+                (maxy - miny) / self.resolution
+            )
+            if cells > MAX_GRID_CELLS:
+                raise ValueError(
+                    f"bounds and resolution {self.resolution:g} make about "
+                    f"{cells:.2g} cells (over {MAX_GRID_CELLS:.0e}, "
+                    f"{cells * 16 / 2**40:.1f} TiB of estimate and variance); "
+                    "use a coarser resolution or smaller bounds"
+                )
         return self
 
 
 class CrossValidationSpec(_Model):
     """Cross-validation of the variogram and neighbourhood on the samples."""
 
-    folds: Literal["loo"] | int = "loo"
+    folds: Literal["loo"] | Annotated[int, Field(ge=2)] = "loo"
     """``loo`` (leave one out) or a number of random folds (k-fold)."""
     seed: int = 0
     """Seed of the fold assignment for k-fold."""
@@ -154,6 +176,17 @@ class KrigeSpec(_Model):
     grid: GridSpec
     output: str
     """Zarr store (``.zarr``), or a ``.parquet``/``.csv`` table of cells."""
+
+    @field_validator("output")
+    @classmethod
+    def _known_output(cls, value: str) -> str:
+        if not value.rstrip("/").lower().endswith((".zarr", ".parquet", ".csv")):
+            raise ValueError(
+                f"{value!r}: give a Zarr store (.zarr) or a table of cells "
+                "(.parquet or .csv)"
+            )
+        return value
+
     chunks: int = Field(default=1024, ge=16)
     """Cells per side of a processing chunk (and of a Zarr chunk)."""
     map: str | None = None
@@ -192,17 +225,7 @@ def load_krige_spec(
     try:
         return KrigeSpec.model_validate(data)
     except ValidationError as err:
-        raise ConfigError(_format(err, label)) from None
-
-
-def _format(err: ValidationError, source: str) -> str:
-    lines = [f"{source}: the krige spec is invalid:"]
-    for e in err.errors():
-        where = ".".join(str(p) for p in e["loc"])
-        lines.append(
-            f"  {where or '(top level)'}: {e['msg'].removeprefix('Value error, ')}"
-        )
-    return "\n".join(lines)
+        raise ConfigError(_format_validation_error(err, label, "krige spec")) from None
 
 
 def as_dict(spec: KrigeSpec) -> dict[str, Any]:

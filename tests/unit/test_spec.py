@@ -124,3 +124,66 @@ def test_mistakes_are_caught_when_the_spec_is_read(change, expected):
 def test_a_folder_is_not_a_spec(tmp_path):
     with pytest.raises(ConfigError, match="is a folder"):
         load_spec(tmp_path)
+
+
+def test_chip_and_krige_specs_refuse_impossible_sizes_up_front():
+    """Sizes that could never be written are refused with the estimate, before
+    any read or any file is written."""
+    from geofeat.chips import load_chip_spec
+    from geofeat.krige import load_krige_spec
+
+    chips = {
+        "points": "p.csv",
+        "output": "c.zarr",
+        "catalogs": {"s2": {"url": "catalog.json"}},
+        "chips": {
+            "catalog": "s2",
+            "collection": "sentinel-2-l2a",
+            "bands": ["red"],
+            "size": 100000,
+            "window": {"before": "30d"},
+        },
+    }
+    with pytest.raises(ConfigError, match="at most 4096 pixels a side"):
+        load_chip_spec(chips)
+    with pytest.raises(ConfigError, match="ending in .zarr"):
+        load_chip_spec(
+            {**chips, "output": "c.parquet", "chips": {**chips["chips"], "size": 64}}
+        )
+    krige = {
+        "samples": {
+            "path": "m.csv",
+            "x": "x",
+            "y": "y",
+            "value": "zinc",
+            "crs": "EPSG:28992",
+        },
+        "variogram": {"model": "spherical", "nugget": 0.05, "psill": 0.6, "range": 900},
+        "grid": {"bounds": [178000, 329000, 182000, 334000], "resolution": 0.01},
+        "output": "k.zarr",
+    }
+    with pytest.raises(ConfigError, match="about 2e[+]11 cells"):
+        load_krige_spec(krige)
+    krige["grid"]["resolution"] = 40
+    with pytest.raises(ConfigError, match="crossval.folds"):
+        load_krige_spec({**krige, "crossval": {"folds": 1}})
+    with pytest.raises(ConfigError, match="did you mean 'neighbourhood'"):
+        load_krige_spec({**krige, "nieghbourhood": {}})
+    assert load_krige_spec(krige).grid.resolution == 40
+
+
+def test_a_field_in_the_wrong_section_is_named_as_such():
+    spec = {
+        "points": "p.csv",
+        "output": "o.parquet",
+        "features": [
+            {
+                "name": "rain",
+                "source": {"kind": "cube", "url": "x.zarr"},
+                "windows": {"size": "30d", "count": 4},
+                "include_date": True,
+            }
+        ],
+    }
+    with pytest.raises(ConfigError, match="'include_date' belongs in another section"):
+        load_spec(spec)
