@@ -369,7 +369,8 @@ def search(
         typer.Option(help="UTC days or instants: 2023-08-13 or 2023-08-01/2023-08-31."),
     ] = None,
     max_cloud: Annotated[
-        float | None, typer.Option(help="Largest eo:cloud_cover, in percent.")
+        float | None,
+        typer.Option(help="Largest eo:cloud_cover, in percent.", min=0, max=100),
     ] = None,
     max_items: Annotated[
         int | None, typer.Option(help="Stop after this many items.")

@@ -23,6 +23,7 @@ import pystac
 from pystac_client import Client, ConformanceClasses
 from pystac_client.exceptions import APIError
 from pystac_client.stac_api_io import StacApiIO
+from urllib3.exceptions import MaxRetryError, NameResolutionError
 from urllib3.util.retry import Retry
 
 from geofeat.catalog.base import Search
@@ -58,6 +59,10 @@ class LoggedRetry(Retry):
         return fresh
 
     def increment(self, method=None, url=None, response=None, error=None, **kw):
+        if isinstance(error, NameResolutionError):
+            # A host name that does not resolve will not resolve a second later
+            # (offline, or a misspelt URL): fail now instead of backing off.
+            raise MaxRetryError(kw.get("_pool"), url, error) from error
         new = super().increment(method, url, response, error, **kw)
         why = (
             f"HTTP {response.status}" if response is not None else type(error).__name__
@@ -216,6 +221,13 @@ class ApiCatalog:
 
     def _down(self, what: str, err: Exception) -> SearchError:
         status = getattr(err, "status_code", None)
+        if "NameResolutionError" in repr(err) or "Failed to resolve" in str(err):
+            host = self.url.split("://", 1)[-1].split("/", 1)[0]
+            return SearchError(
+                f"catalog {self.name!r}: cannot resolve the host {host!r} of "
+                f"{self.url} (no network here, or a misspelt URL); check the URL "
+                "and your network, or use a local catalogue"
+            )
         return SearchError(
             f"catalog {self.name!r} ({self.url}): {what}"
             f"{f' (HTTP {status})' if status else ''} after "

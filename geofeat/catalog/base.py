@@ -10,6 +10,7 @@ from typing import Protocol
 
 import pystac
 
+from geofeat.catalog.presets import PRESETS
 from geofeat.errors import ConfigError
 from geofeat.spec import CatalogSpec
 
@@ -72,7 +73,8 @@ def open_catalog(name: str, spec: CatalogSpec | None, resolve=lambda p: p) -> Ca
     if "://" not in path and not Path(path).exists():
         raise ConfigError(
             f"catalog {name!r}: {path!r} does not exist; give the path of a static "
-            "catalog.json, a stac-geoparquet file, or the root URL of a STAC API"
+            "catalog.json, a stac-geoparquet file, the root URL of a STAC API, or "
+            f"a preset ({', '.join(sorted(PRESETS))})"
         )
     if path.endswith(".lock.json"):
         from geofeat.catalog.lock import LockCatalog

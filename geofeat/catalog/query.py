@@ -73,6 +73,11 @@ def parse_bbox(text: str) -> tuple[float, float, float, float]:
 def parse_point(text: str) -> tuple[float, float, float, float]:
     """``"lon,lat"`` as a bbox of zero size."""
     lon, lat = _numbers(text, 2, "--point", "15.97,45.81")
+    if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+        raise ConfigError(
+            f"--point {text!r}: give lon,lat in degrees (lon within ±180, lat within "
+            "±90; check they are not swapped)"
+        )
     return lon, lat, lon, lat
 
 

@@ -136,3 +136,21 @@ def test_parse_arguments():
     )
     with pytest.raises(ConfigError, match="start is after the end"):
         parse_datetime("2023-09-01/2023-08-01")
+
+
+def test_search_refuses_a_point_out_of_range():
+    done = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("geofeat")),
+            "search",
+            "earth-search",
+            "sentinel-2-l2a",
+            "--point",
+            "200,15",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "lon within ±180" in done.stderr
