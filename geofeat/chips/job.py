@@ -503,6 +503,14 @@ def make_chips(
         len(pts),
         summary.seconds,
     )
+    if summary.with_data < len(pts):
+        logger.warning(
+            "%d of %d chip(s) hold no valid pixel (no scene in the window, or the "
+            "point outside every scene): they are all fill; their valid_fraction is 0%s",
+            len(pts) - summary.with_data,
+            len(pts),
+            "; check that lon and lat are not swapped" if summary.with_data == 0 else "",
+        )
     return ChipsResult(path=summary.output, table=table, summary=summary)
 
 

@@ -228,8 +228,10 @@ def test_several_dates_add_a_time_axis(tmp_path, catalog) -> None:
     )
 
 
-def test_point_without_scene_is_all_fill(tmp_path, catalog) -> None:
-    ds = run(tmp_path, catalog, [at("here", 20.5, 20.5), at("far", 5000, 5000)])
+def test_point_without_scene_is_all_fill(tmp_path, catalog, caplog) -> None:
+    with caplog.at_level("WARNING", logger="geofeat"):
+        ds = run(tmp_path, catalog, [at("here", 20.5, 20.5), at("far", 5000, 5000)])
+    assert "1 of 2 chip(s) hold no valid pixel" in caplog.text
     assert np.isnan(ds.chips.sel(point="far").values).all()
     assert str(ds.pick.sel(point="far").values) == "none"
     assert float(ds.valid_fraction.sel(point="far")) == 0.0
