@@ -358,7 +358,19 @@ ClusterSpec = (
 )
 
 
-class JobSpec(_Model):
+class SpecPaths:
+    """Paths in a spec file are relative to its folder, ``base_dir``."""
+
+    base_dir: Path
+
+    def resolve(self, path: str) -> str:
+        """A path from the spec, made absolute against ``base_dir`` (URLs unchanged)."""
+        if "://" in path or Path(path).is_absolute():
+            return path
+        return str((self.base_dir / path).resolve())
+
+
+class JobSpec(_Model, SpecPaths):
     """A whole ``geofeat run`` job."""
 
     points: PointsSpec
@@ -419,12 +431,6 @@ class JobSpec(_Model):
                         f"nor a preset ({sorted(PRESETS)}); add it under 'catalogs'"
                     )
         return self
-
-    def resolve(self, path: str) -> str:
-        """A path from the spec, made absolute against ``base_dir`` (URLs unchanged)."""
-        if "://" in path or Path(path).is_absolute():
-            return path
-        return str((self.base_dir / path).resolve())
 
 
 def _field_names() -> set[str]:

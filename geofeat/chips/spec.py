@@ -25,6 +25,7 @@ from geofeat.spec import (
     CatalogSpec,
     ClusterSpec,
     PointsSpec,
+    SpecPaths,
     Window,
     _absolute_path_in,
     _format_validation_error,
@@ -112,7 +113,7 @@ class ChipSpec(_Model):
         return self
 
 
-class ChipJobSpec(_Model):
+class ChipJobSpec(_Model, SpecPaths):
     """A whole ``geofeat chips`` job."""
 
     points: PointsSpec
@@ -157,12 +158,6 @@ class ChipJobSpec(_Model):
                     "add it under 'catalogs'"
                 )
         return self
-
-    def resolve(self, path: str) -> str:
-        """A path from the spec, made absolute against ``base_dir`` (URLs unchanged)."""
-        if "://" in path or Path(path).is_absolute():
-            return path
-        return str((self.base_dir / path).resolve())
 
 
 def load_chip_spec(

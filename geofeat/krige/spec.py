@@ -20,7 +20,7 @@ from pydantic import (
 )
 
 from geofeat.errors import ConfigError
-from geofeat.spec import _format_validation_error, read_spec_source
+from geofeat.spec import SpecPaths, _format_validation_error, read_spec_source
 
 logger = logging.getLogger(__name__)
 
@@ -165,7 +165,7 @@ class CrossValidationSpec(_Model):
     """Seed of the fold assignment for k-fold."""
 
 
-class KrigeSpec(_Model):
+class KrigeSpec(_Model, SpecPaths):
     """A whole ``geofeat krige`` job."""
 
     samples: SamplesSpec
@@ -195,12 +195,6 @@ class KrigeSpec(_Model):
     """Run cross-validation too and write its table beside the output."""
     base_dir: Path = Path(".")
     """Folder that relative paths in the spec are resolved against."""
-
-    def resolve(self, path: str) -> str:
-        """A path from the spec, made absolute against ``base_dir``."""
-        if "://" in path or Path(path).is_absolute():
-            return path
-        return str((self.base_dir / path).resolve())
 
 
 def load_krige_spec(
