@@ -230,6 +230,10 @@ def run(
             )
         raise
 
+    if pending:
+        # Partitions report the searches they planned, answered from the run's
+        # cache; what reached the catalogues is counted there.
+        summary.searches, summary.items = catalogs.totals()
     _log_reads(summary)
     if store is not None:
         failures = store.failures()

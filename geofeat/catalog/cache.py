@@ -81,6 +81,9 @@ class SearchCache:
         self.entries: list[_Entry] = []
         self.hits = 0
         self.misses = 0
+        """Searches sent to the catalogue itself."""
+        self.found: set[str] = set()
+        """Ids of every item the catalogue itself returned."""
 
     def __getattr__(self, attr):
         if attr == "inner":
@@ -107,6 +110,7 @@ class SearchCache:
                     return found
         self.misses += 1
         found = self.inner.search(search)
+        self.found.update(i.id for i in found)
         if self.enabled:
             footprints = [
                 shape(i.geometry) if i.geometry is not None else None for i in found

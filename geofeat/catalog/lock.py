@@ -102,6 +102,12 @@ class RunCatalogs(dict):
             catalog = RecordingCatalog(catalog, self.lock)
         super().__setitem__(name, catalog)
 
+    def totals(self) -> tuple[int, int]:
+        """Searches this run sent to its catalogues, and the distinct items found."""
+        searches = sum(catalog.misses for catalog in self.values())
+        items = {(name, i) for name, catalog in self.items() for i in catalog.found}
+        return searches, len(items)
+
     def prefetch(self, spec, points, pending=None) -> None:
         """Make the searches of all the points (of ``pending`` partitions) now."""
         import numpy as np
