@@ -113,6 +113,9 @@ def print_summary(summary, title: str = "geofeat run") -> None:
         f"{summary.reads.windows:,} window(s) in {summary.reads.assets:,} asset(s), "
         f"{summary.reads.bytes / 1e6:.1f} MB decoded",
     )
+    # Scenes the radiometry check corrected or set aside, and the like.
+    for what, count in sorted(summary.reads.failures.items()):
+        table.add_row(what, f"{count:,}")
     partitions = getattr(summary, "partitions", 0)
     if partitions:
         table.add_row(
