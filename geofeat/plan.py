@@ -91,7 +91,8 @@ def search_groups(
         groups.append(_group(np.asarray(members), lon, lat, start, end))
 
     searched = sum((g.end - g.start).days for g in groups)
-    logger.info(
+    # Once per partition: the run logs the totals.
+    logger.debug(
         "%d point(s) in %d search group(s) over %d cell(s) of %s degree(s); "
         "%d day(s) searched in all",
         len(lon),

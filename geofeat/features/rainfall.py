@@ -128,7 +128,8 @@ def assemble(
     coverage = valid / size
     values[coverage < feature.min_coverage - _COVERAGE_SLACK] = np.nan
     no_data = int(((valid == 0).all(axis=1)).sum())
-    logger.info(
+    # Once per partition: the run logs the totals.
+    logger.debug(
         "feature %s: %d of %d point(s) without any day of data in their windows",
         feature.name,
         no_data,
@@ -214,7 +215,8 @@ def plan_rainfall_feature(
                     end[members] - start,
                 )
             )
-    logger.info(
+    # Once per partition: the run logs the totals.
+    logger.debug(
         "feature %s: %d point(s) in %d read task(s); %d outside the source's "
         "extent, %d with windows outside its days",
         feature.name,

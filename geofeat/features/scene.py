@@ -204,7 +204,8 @@ def plan_scene_feature(
         reasons["no scene covers the point within its window"] = int(
             (~served & ~early).sum()
         )
-    logger.info(
+    # Once per partition: the run logs the totals.
+    logger.debug(
         "feature %s: %d search(es), %d item(s), %d scene read task(s); %d of %d "
         "point(s) have no scene in their window",
         feature.name,
