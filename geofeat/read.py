@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -302,16 +303,43 @@ def sample(
     return np.where(ok.any(axis=1), value, np.nan)
 
 
+#: Overviews already read in this process, by (asset, size, max_full): every
+#: partition checks the radiometry of the same scenes, and a scene's overview
+#: does not change during a run. Cleared when full (64 views of 256 x 256
+#: float64 are 32 MiB); a worker that never saw a scene simply reads it.
+_OVERVIEWS: dict[tuple, np.ndarray | None] = {}
+_OVERVIEWS_MAX = 64
+_OVERVIEWS_LOCK = threading.Lock()
+
+
 def overview(
     asset: Asset, size: int, stats: ReadStats, max_full: int = 1024
 ) -> np.ndarray | None:
     """A decimated view of the whole asset, ``size`` x ``size`` pixels (float64).
 
     Read from the file's overviews (COG overviews, JPEG2000 resolution levels),
-    so it costs a few blocks, not the scene. A file without overviews is only
-    read when neither side exceeds ``max_full`` pixels; otherwise None.
+    so it costs a few blocks, not the scene, and once per process (later calls
+    reuse it, read-only, and add nothing to ``stats``). A file without overviews
+    is only read when neither side exceeds ``max_full`` pixels; otherwise None.
     Nodata comes out NaN.
     """
+    key = (asset, size, max_full)
+    with _OVERVIEWS_LOCK:
+        if key in _OVERVIEWS:
+            return _OVERVIEWS[key]
+    values = _read_overview(asset, size, stats, max_full)
+    if values is not None:
+        values.flags.writeable = False
+    with _OVERVIEWS_LOCK:
+        if len(_OVERVIEWS) >= _OVERVIEWS_MAX:
+            _OVERVIEWS.clear()
+        _OVERVIEWS[key] = values
+    return values
+
+
+def _read_overview(
+    asset: Asset, size: int, stats: ReadStats, max_full: int
+) -> np.ndarray | None:
     try:
         with rasterio.Env(**GDAL_ENV), open_raster(asset.href) as ds:
             if not ds.overviews(1) and max(ds.width, ds.height) > max_full:
