@@ -133,6 +133,7 @@ def write_job(
     partition_size: int = 3,
     output: str = "out/features.parquet",
     seed: int = 8,
+    radiometry_check: str = "overview",
 ) -> Path:
     """A spec and a points table over the real Sentinel-2 catalogue.
 
@@ -166,6 +167,7 @@ def write_job(
                 "collection": "sentinel-2-l2a",
                 "index": "ndvi",
                 "window": {"before": "6d"},
+                "radiometry_check": radiometry_check,
             }
         ],
     }

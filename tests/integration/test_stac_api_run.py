@@ -67,7 +67,7 @@ def test_api_run_equals_static_run(
     with ReplayServer(
         shared_data / "stac", "earth-search", extra_items=_items(s2_catalog)
     ) as server:
-        caplog.set_level(logging.INFO, "geofeat")
+        caplog.set_level(logging.DEBUG, "geofeat")
         api = geofeat.run(_spec(server.url), write=False)
         searches = server.searches()
     np.testing.assert_array_equal(api.table["ndvi"], static.table["ndvi"])
