@@ -441,6 +441,13 @@ def show_versions() -> None:
         "zarr",
         "numba",
         "pyproj",
+        "shapely",
+        "pyarrow",
+        "pydantic",
+        "scipy",
+        "spyndex",
+        "stackstac",
+        "planetary-computer",
     ):
         try:
             out.print(f"{name}: {version(name)}")
