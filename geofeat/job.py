@@ -43,7 +43,13 @@ from geofeat.resume import (
     store_path,
 )
 from geofeat.sources import product_for
-from geofeat.spec import ClusterSpec, JobSpec, RainfallFeature, load_spec
+from geofeat.spec import (
+    ClusterSpec,
+    JobSpec,
+    RainfallFeature,
+    command_line_path,
+    load_spec,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -155,12 +161,11 @@ def run(
     else:
         # Overrides are relative to the current folder, as on the command line.
         if output is not None:
-            output = output if "://" in output else str(Path(output).resolve())
-            spec = spec.model_copy(update={"output": output})
+            spec = spec.model_copy(update={"output": command_line_path(output)})
         if points is not None:
-            points = points if "://" in points else str(Path(points).resolve())
+            path = command_line_path(points)
             spec = spec.model_copy(
-                update={"points": spec.points.model_copy(update={"path": points})}
+                update={"points": spec.points.model_copy(update={"path": path})}
             )
     if cluster is not None:
         spec = spec.model_copy(update={"cluster": cluster})

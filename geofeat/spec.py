@@ -522,23 +522,30 @@ def load_spec(
     data, label = read_spec_source(
         source, "a job spec is a YAML mapping (points, output, ...)"
     )
-    if points is not None:
-        current = data.get("points")
-        if isinstance(current, dict):
-            data["points"] = {**current, "path": points}
-        else:
-            data["points"] = points
-        # An override given on the command line is relative to where it was typed.
-        data["points"] = _absolute_path_in(data["points"])
-    if output is not None:
-        data["output"] = output if "://" in output else str(Path(output).resolve())
+    apply_overrides(data, points=points, output=output)
     try:
         return JobSpec.model_validate(data)
     except ValidationError as err:
         raise ConfigError(_format_validation_error(err, label)) from None
 
 
-def _absolute_path_in(points: Any) -> Any:
-    if isinstance(points, str):
-        return points if "://" in points else str(Path(points).resolve())
-    return {**points, "path": _absolute_path_in(points["path"])}
+def command_line_path(path: str) -> str:
+    """A path typed on the command line: relative to the current folder."""
+    return path if "://" in path else str(Path(path).resolve())
+
+
+def apply_overrides(
+    data: dict, *, points: str | None = None, output: str | None = None
+) -> None:
+    """Put ``--points`` and ``--output`` into a raw spec mapping, in place.
+
+    Overrides are relative to where they were typed, not to the spec file.
+    """
+    if points is not None:
+        current = data.get("points")
+        if isinstance(current, dict):
+            data["points"] = {**current, "path": command_line_path(points)}
+        else:
+            data["points"] = command_line_path(points)
+    if output is not None:
+        data["output"] = command_line_path(output)

@@ -27,8 +27,8 @@ from geofeat.spec import (
     PointsSpec,
     SpecPaths,
     Window,
-    _absolute_path_in,
     _format_validation_error,
+    apply_overrides,
     read_spec_source,
 )
 
@@ -186,12 +186,7 @@ def load_chip_spec(
     data, label = read_spec_source(
         source, "a chip spec is a YAML mapping (points, chips, ...)"
     )
-    if points is not None:
-        current = data.get("points")
-        merged = {**current, "path": points} if isinstance(current, dict) else points
-        data["points"] = _absolute_path_in(merged)
-    if output is not None:
-        data["output"] = output if "://" in output else str(Path(output).resolve())
+    apply_overrides(data, points=points, output=output)
     try:
         return ChipJobSpec.model_validate(data)
     except ValidationError as err:

@@ -20,7 +20,12 @@ from pydantic import (
 )
 
 from geofeat.errors import ConfigError
-from geofeat.spec import SpecPaths, _format_validation_error, read_spec_source
+from geofeat.spec import (
+    SpecPaths,
+    _format_validation_error,
+    apply_overrides,
+    read_spec_source,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -214,8 +219,7 @@ def load_krige_spec(
     data, label = read_spec_source(
         source, "a krige spec is a YAML mapping (samples, ...)"
     )
-    if output is not None:
-        data["output"] = str(Path(output).resolve())
+    apply_overrides(data, output=output)
     try:
         return KrigeSpec.model_validate(data)
     except ValidationError as err:

@@ -216,7 +216,11 @@ def _main() -> None:
     args = sys.argv[1:]
 
     def announce(port: int) -> None:
-        print(f"port {port}", flush=True)
+        # The child process's one line of protocol: the parent reads the port
+        # from its standard output (this is the process's entry point, not
+        # library code, so it writes rather than logs).
+        sys.stdout.write(f"port {port}\n")
+        sys.stdout.flush()
 
     serve(Path(args[0]), "--aliases" in args, announce)
 
